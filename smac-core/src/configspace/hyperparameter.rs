@@ -1,0 +1,548 @@
+//! Hyperparameter kinds and their encoding into the unit interval.
+//!
+//! Every hyperparameter maps its values to one `f64` of the configuration vector, as ConfigSpace
+//! does: floats and integers to [0, 1] (in log space when `log`), ordinals to their position
+//! scaled to [0, 1], categoricals to the choice index (0..n), constants to 0. Integers own the
+//! interval `[v - 0.5, v + 0.5]` of the (log-)scaled axis, so a uniform draw on the vector gives each
+//! integer its fair share and encoding an integer lands on the centre of its interval.
+
+use super::value::Value;
+use super::ConfigSpaceError;
+use rand::Rng;
+use rand_distr::{Distribution, Normal};
+use serde::{Deserialize, Serialize};
+
+/// A float hyperparameter, uniform on `[lower, upper]` (or on its logarithm).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FloatHp {
+    /// Lower bound (inclusive).
+    pub lower: f64,
+    /// Upper bound (inclusive).
+    pub upper: f64,
+    /// Sample on a log scale (requires `lower > 0`).
+    pub log: bool,
+    /// Default value; `None` means the (geometric) midpoint.
+    pub default: Option<f64>,
+}
+
+/// An integer hyperparameter, uniform on `lower..=upper` (or on its logarithm).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IntegerHp {
+    /// Lower bound (inclusive).
+    pub lower: i64,
+    /// Upper bound (inclusive).
+    pub upper: i64,
+    /// Sample on a log scale (requires `lower > 0`).
+    pub log: bool,
+    /// Default value; `None` means the rounded (geometric) midpoint.
+    pub default: Option<i64>,
+}
+
+/// An unordered choice among values (strings, integers, floats or booleans).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CategoricalHp {
+    /// The choices, in order; the vector encoding is the index.
+    pub choices: Vec<Value>,
+    /// Default choice; `None` means the most probable (first on ties).
+    pub default: Option<Value>,
+    /// Optional sampling weights, one per choice.
+    pub weights: Option<Vec<f64>>,
+}
+
+/// An ordered choice: neighbours are the adjacent elements of the sequence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrdinalHp {
+    /// The ordered values.
+    pub sequence: Vec<Value>,
+    /// Default value; `None` means the first element.
+    pub default: Option<Value>,
+}
+
+/// The kind-specific part of a hyperparameter.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum HpKind {
+    /// See [`FloatHp`].
+    Float(FloatHp),
+    /// See [`IntegerHp`].
+    Integer(IntegerHp),
+    /// See [`CategoricalHp`].
+    Categorical(CategoricalHp),
+    /// See [`OrdinalHp`].
+    Ordinal(OrdinalHp),
+    /// A fixed value.
+    Constant(Value),
+}
+
+/// A named hyperparameter of a [`super::ConfigSpace`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hyperparameter {
+    /// Unique name within the space.
+    pub name: String,
+    /// Kind, bounds and default.
+    pub kind: HpKind,
+    /// Free-form metadata carried through JSON (ConfigSpace's `meta`).
+    #[serde(default)]
+    pub meta: Option<String>,
+}
+
+/// How the surrogate should treat a vector column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnType {
+    /// Ordered values in [0, 1].
+    Continuous,
+    /// An index among `n` unordered choices.
+    Categorical(usize),
+}
+
+/// Standard deviation (in vector space) of the Gaussian steps used for numeric neighbours,
+/// ConfigSpace's choice.
+const NEIGHBOUR_STDEV: f64 = 0.2;
+
+impl Hyperparameter {
+    /// A float hyperparameter on `[lower, upper]`.
+    pub fn float(name: impl Into<String>, lower: f64, upper: f64) -> Self {
+        Self::with_kind(name, HpKind::Float(FloatHp { lower, upper, log: false, default: None }))
+    }
+
+    /// An integer hyperparameter on `lower..=upper`.
+    pub fn integer(name: impl Into<String>, lower: i64, upper: i64) -> Self {
+        Self::with_kind(name, HpKind::Integer(IntegerHp { lower, upper, log: false, default: None }))
+    }
+
+    /// A categorical hyperparameter over `choices`.
+    pub fn categorical<V: Into<Value>>(
+        name: impl Into<String>,
+        choices: impl IntoIterator<Item = V>,
+    ) -> Self {
+        let choices = choices.into_iter().map(Into::into).collect();
+        Self::with_kind(name, HpKind::Categorical(CategoricalHp { choices, default: None, weights: None }))
+    }
+
+    /// An ordinal hyperparameter over the ordered `sequence`.
+    pub fn ordinal<V: Into<Value>>(name: impl Into<String>, sequence: impl IntoIterator<Item = V>) -> Self {
+        let sequence = sequence.into_iter().map(Into::into).collect();
+        Self::with_kind(name, HpKind::Ordinal(OrdinalHp { sequence, default: None }))
+    }
+
+    /// A constant hyperparameter.
+    pub fn constant(name: impl Into<String>, value: impl Into<Value>) -> Self {
+        Self::with_kind(name, HpKind::Constant(value.into()))
+    }
+
+    fn with_kind(name: impl Into<String>, kind: HpKind) -> Self {
+        Hyperparameter { name: name.into(), kind, meta: None }
+    }
+
+    /// Samples on a log scale (floats and integers only; checked when added to a space).
+    pub fn log(mut self) -> Self {
+        match &mut self.kind {
+            HpKind::Float(f) => f.log = true,
+            HpKind::Integer(i) => i.log = true,
+            _ => {}
+        }
+        self
+    }
+
+    /// Sets the default value (checked when added to a space).
+    pub fn default_value(mut self, v: impl Into<Value>) -> Self {
+        let v = v.into();
+        match &mut self.kind {
+            HpKind::Float(f) => f.default = v.as_f64().or(Some(f64::NAN)),
+            HpKind::Integer(i) => i.default = v.as_i64().or(Some(i64::MIN)),
+            HpKind::Categorical(c) => c.default = Some(v),
+            HpKind::Ordinal(o) => o.default = Some(v),
+            HpKind::Constant(c) => *c = v,
+        }
+        self
+    }
+
+    /// Sets sampling weights of a categorical (checked when added to a space).
+    pub fn weights(mut self, w: impl IntoIterator<Item = f64>) -> Self {
+        if let HpKind::Categorical(c) = &mut self.kind {
+            c.weights = Some(w.into_iter().collect());
+        }
+        self
+    }
+
+    /// Checks bounds, defaults, choices and weights.
+    pub fn validate(&self) -> Result<(), ConfigSpaceError> {
+        let bad =
+            |reason: String| ConfigSpaceError::InvalidHyperparameter { name: self.name.clone(), reason };
+        if self.name.is_empty() {
+            return Err(bad("the name is empty".into()));
+        }
+        match &self.kind {
+            HpKind::Float(f) => {
+                if !(f.lower.is_finite() && f.upper.is_finite()) {
+                    return Err(bad(format!("bounds [{}, {}] must be finite", f.lower, f.upper)));
+                }
+                if f.lower >= f.upper {
+                    return Err(bad(format!("lower {} must be < upper {}", f.lower, f.upper)));
+                }
+                if f.log && f.lower <= 0.0 {
+                    return Err(bad(format!("log scale needs lower > 0, got {}", f.lower)));
+                }
+                if let Some(d) = f.default {
+                    if !(d >= f.lower && d <= f.upper) {
+                        return Err(bad(format!("default {d} is outside [{}, {}]", f.lower, f.upper)));
+                    }
+                }
+            }
+            HpKind::Integer(i) => {
+                if i.lower >= i.upper {
+                    return Err(bad(format!("lower {} must be < upper {}", i.lower, i.upper)));
+                }
+                if i.log && i.lower <= 0 {
+                    return Err(bad(format!("log scale needs lower > 0, got {}", i.lower)));
+                }
+                if let Some(d) = i.default {
+                    if d < i.lower || d > i.upper {
+                        return Err(bad(format!("default {d} is outside [{}, {}]", i.lower, i.upper)));
+                    }
+                }
+            }
+            HpKind::Categorical(c) => {
+                check_choices(&c.choices).map_err(bad)?;
+                if let Some(d) = &c.default {
+                    if index_of(&c.choices, d).is_none() {
+                        return Err(bad(format!("default {d} is not one of the choices")));
+                    }
+                }
+                if let Some(w) = &c.weights {
+                    if w.len() != c.choices.len() {
+                        return Err(bad(format!("{} weights for {} choices", w.len(), c.choices.len())));
+                    }
+                    if w.iter().any(|x| !x.is_finite() || *x < 0.0) || w.iter().sum::<f64>() <= 0.0 {
+                        return Err(bad("weights must be finite, >= 0 and not all 0".into()));
+                    }
+                }
+            }
+            HpKind::Ordinal(o) => {
+                check_choices(&o.sequence).map_err(bad)?;
+                if let Some(d) = &o.default {
+                    if index_of(&o.sequence, d).is_none() {
+                        return Err(bad(format!("default {d} is not in the sequence")));
+                    }
+                }
+            }
+            HpKind::Constant(v) => {
+                if let Value::Float(x) = v {
+                    if !x.is_finite() {
+                        return Err(bad(format!("constant {x} must be finite")));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The default value (explicit, or ConfigSpace's rule when unset).
+    pub fn default(&self) -> Value {
+        match &self.kind {
+            HpKind::Float(f) => Value::Float(f.default.unwrap_or_else(|| {
+                if f.log {
+                    (0.5 * (f.lower.ln() + f.upper.ln())).exp()
+                } else {
+                    0.5 * (f.lower + f.upper)
+                }
+            })),
+            HpKind::Integer(i) => Value::Int(i.default.unwrap_or_else(|| {
+                let mid = if i.log {
+                    (0.5 * ((i.lower as f64).ln() + (i.upper as f64).ln())).exp()
+                } else {
+                    0.5 * (i.lower + i.upper) as f64
+                };
+                (mid.round() as i64).clamp(i.lower, i.upper)
+            })),
+            HpKind::Categorical(c) => c.default.clone().unwrap_or_else(|| {
+                let best = c
+                    .weights
+                    .as_ref()
+                    .map(|w| {
+                        w.iter()
+                            .enumerate()
+                            .fold((0, f64::MIN), |acc, (i, x)| if *x > acc.1 { (i, *x) } else { acc })
+                            .0
+                    })
+                    .unwrap_or(0);
+                c.choices[best].clone()
+            }),
+            HpKind::Ordinal(o) => o.default.clone().unwrap_or_else(|| o.sequence[0].clone()),
+            HpKind::Constant(v) => v.clone(),
+        }
+    }
+
+    /// How a surrogate should treat this hyperparameter's vector column.
+    pub fn column_type(&self) -> ColumnType {
+        match &self.kind {
+            HpKind::Categorical(c) => ColumnType::Categorical(c.choices.len()),
+            _ => ColumnType::Continuous,
+        }
+    }
+
+    /// Whether the vector column is an ordered numeric axis where "less than" makes sense.
+    pub fn is_ordered(&self) -> bool {
+        matches!(self.kind, HpKind::Float(_) | HpKind::Integer(_) | HpKind::Ordinal(_))
+    }
+
+    /// Encodes a legal value; an error names the hyperparameter when the value is illegal.
+    pub fn to_vector(&self, v: &Value) -> Result<f64, ConfigSpaceError> {
+        let illegal = || ConfigSpaceError::IllegalValue { name: self.name.clone(), value: v.to_string() };
+        match &self.kind {
+            HpKind::Float(f) => {
+                let x = v.as_f64().filter(|x| *x >= f.lower && *x <= f.upper).ok_or_else(illegal)?;
+                Ok(unit(x, f.lower, f.upper, f.log).clamp(0.0, 1.0))
+            }
+            HpKind::Integer(i) => {
+                let x = v.as_i64().filter(|x| *x >= i.lower && *x <= i.upper).ok_or_else(illegal)?;
+                let (lo, hi) = int_span(i);
+                Ok(unit(x as f64, lo, hi, i.log))
+            }
+            HpKind::Categorical(c) => index_of(&c.choices, v).map(|k| k as f64).ok_or_else(illegal),
+            HpKind::Ordinal(o) => {
+                let k = index_of(&o.sequence, v).ok_or_else(illegal)?;
+                Ok(ordinal_unit(k, o.sequence.len()))
+            }
+            HpKind::Constant(c) => {
+                if c.loosely_equals(v) {
+                    Ok(0.0)
+                } else {
+                    Err(illegal())
+                }
+            }
+        }
+    }
+
+    /// Decodes a vector entry (clamped into range) back to a value.
+    pub fn from_vector(&self, x: f64) -> Value {
+        match &self.kind {
+            HpKind::Float(f) => {
+                let v = from_unit(x.clamp(0.0, 1.0), f.lower, f.upper, f.log);
+                Value::Float(v.clamp(f.lower, f.upper))
+            }
+            HpKind::Integer(i) => {
+                let (lo, hi) = int_span(i);
+                let v = from_unit(x.clamp(0.0, 1.0), lo, hi, i.log).round() as i64;
+                Value::Int(v.clamp(i.lower, i.upper))
+            }
+            HpKind::Categorical(c) => c.choices[(x.max(0.0) as usize).min(c.choices.len() - 1)].clone(),
+            HpKind::Ordinal(o) => o.sequence[ordinal_index(x, o.sequence.len())].clone(),
+            HpKind::Constant(v) => v.clone(),
+        }
+    }
+
+    /// Maps any vector entry onto the canonical encoding of the value it decodes to.
+    pub fn canonical_vector(&self, x: f64) -> f64 {
+        match &self.kind {
+            HpKind::Float(_) => x.clamp(0.0, 1.0),
+            _ => self.to_vector(&self.from_vector(x)).expect("decoded values are legal"),
+        }
+    }
+
+    /// Draws a vector entry from the hyperparameter's prior (uniform, or weighted categorical).
+    pub fn sample_vector<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        match &self.kind {
+            HpKind::Float(_) => rng.random::<f64>(),
+            HpKind::Integer(_) => self.canonical_vector(rng.random::<f64>()),
+            HpKind::Categorical(c) => match &c.weights {
+                Some(w) => {
+                    let total: f64 = w.iter().sum();
+                    let mut t = rng.random::<f64>() * total;
+                    for (k, wk) in w.iter().enumerate() {
+                        if t < *wk {
+                            return k as f64;
+                        }
+                        t -= wk;
+                    }
+                    // Rounding can leave t just above the last weight: take the last non-zero one.
+                    w.iter().rposition(|x| *x > 0.0).unwrap_or(0) as f64
+                }
+                None => rng.random_range(0..c.choices.len()) as f64,
+            },
+            HpKind::Ordinal(o) => ordinal_unit(rng.random_range(0..o.sequence.len()), o.sequence.len()),
+            HpKind::Constant(_) => 0.0,
+        }
+    }
+
+    /// Neighbouring vector entries of `x` for the one-exchange neighbourhood: every other choice
+    /// of a categorical, the adjacent elements of an ordinal, `n_numeric` Gaussian steps
+    /// (distinct after decoding) of a float or integer.
+    pub fn neighbours_vector<R: Rng + ?Sized>(&self, x: f64, n_numeric: usize, rng: &mut R) -> Vec<f64> {
+        match &self.kind {
+            HpKind::Float(_) | HpKind::Integer(_) => {
+                let normal = Normal::new(x, NEIGHBOUR_STDEV).expect("valid stdev");
+                let mut out: Vec<f64> = Vec::with_capacity(n_numeric);
+                let own = self.canonical_vector(x);
+                // Integers with few values run out of distinct neighbours: bound the attempts.
+                for _ in 0..n_numeric * 10 {
+                    if out.len() == n_numeric {
+                        break;
+                    }
+                    let y = normal.sample(rng);
+                    if !(0.0..=1.0).contains(&y) {
+                        continue;
+                    }
+                    let y = self.canonical_vector(y);
+                    if y != own && !out.contains(&y) {
+                        out.push(y);
+                    }
+                }
+                out
+            }
+            HpKind::Categorical(c) => {
+                (0..c.choices.len()).filter(|k| *k as f64 != x).map(|k| k as f64).collect()
+            }
+            HpKind::Ordinal(o) => {
+                let n = o.sequence.len();
+                let k = ordinal_index(x, n);
+                [k.checked_sub(1), Some(k + 1).filter(|j| *j < n)]
+                    .into_iter()
+                    .flatten()
+                    .map(|j| ordinal_unit(j, n))
+                    .collect()
+            }
+            HpKind::Constant(_) => Vec::new(),
+        }
+    }
+
+    /// The number of distinct values, or `None` for floats.
+    pub fn cardinality(&self) -> Option<u64> {
+        match &self.kind {
+            HpKind::Float(_) => None,
+            HpKind::Integer(i) => Some((i.upper - i.lower) as u64 + 1),
+            HpKind::Categorical(c) => Some(c.choices.len() as u64),
+            HpKind::Ordinal(o) => Some(o.sequence.len() as u64),
+            HpKind::Constant(_) => Some(1),
+        }
+    }
+}
+
+fn check_choices(choices: &[Value]) -> Result<(), String> {
+    if choices.is_empty() {
+        return Err("needs at least one choice".into());
+    }
+    for (k, a) in choices.iter().enumerate() {
+        if let Value::Float(x) = a {
+            if !x.is_finite() {
+                return Err(format!("choice {x} must be finite"));
+            }
+        }
+        if choices[..k].iter().any(|b| b.loosely_equals(a)) {
+            return Err(format!("choice {a} appears twice"));
+        }
+    }
+    Ok(())
+}
+
+/// Position of `v` among `choices`, comparing numbers loosely.
+pub(crate) fn index_of(choices: &[Value], v: &Value) -> Option<usize> {
+    choices.iter().position(|c| c.loosely_equals(v))
+}
+
+fn int_span(i: &IntegerHp) -> (f64, f64) {
+    (i.lower as f64 - 0.5, i.upper as f64 + 0.5)
+}
+
+fn unit(x: f64, lo: f64, hi: f64, log: bool) -> f64 {
+    if log {
+        (x.ln() - lo.ln()) / (hi.ln() - lo.ln())
+    } else {
+        (x - lo) / (hi - lo)
+    }
+}
+
+fn from_unit(u: f64, lo: f64, hi: f64, log: bool) -> f64 {
+    if log {
+        (lo.ln() + u * (hi.ln() - lo.ln())).exp()
+    } else {
+        lo + u * (hi - lo)
+    }
+}
+
+fn ordinal_unit(k: usize, n: usize) -> f64 {
+    if n <= 1 {
+        0.0
+    } else {
+        k as f64 / (n - 1) as f64
+    }
+}
+
+fn ordinal_index(x: f64, n: usize) -> usize {
+    if n <= 1 {
+        0
+    } else {
+        ((x.clamp(0.0, 1.0) * (n - 1) as f64).round() as usize).min(n - 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn integer_encoding_round_trips_and_is_uniform() {
+        let hp = Hyperparameter::integer("k", 1, 4);
+        for v in 1..=4 {
+            let x = hp.to_vector(&Value::Int(v)).unwrap();
+            assert_eq!(hp.from_vector(x), Value::Int(v));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut counts = [0usize; 4];
+        for _ in 0..40_000 {
+            let v = hp.from_vector(hp.sample_vector(&mut rng)).as_i64().unwrap();
+            counts[(v - 1) as usize] += 1;
+        }
+        for c in counts {
+            assert!((9_000..11_000).contains(&c), "counts {counts:?}");
+        }
+    }
+
+    #[test]
+    fn log_float_round_trips() {
+        let hp = Hyperparameter::float("lr", 1e-5, 1.0).log();
+        let x = hp.to_vector(&Value::Float(1e-3)).unwrap();
+        assert!((x - 0.4).abs() < 1e-12);
+        assert!((hp.from_vector(x).as_f64().unwrap() - 1e-3).abs() < 1e-15);
+        assert!((hp.default().as_f64().unwrap() - 10f64.powf(-2.5)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn validation_names_the_problem() {
+        let e = Hyperparameter::float("x", 1.0, 1.0).validate().unwrap_err();
+        assert!(e.to_string().contains("'x'") && e.to_string().contains("lower"), "{e}");
+        let e = Hyperparameter::float("y", 0.0, 1.0).log().validate().unwrap_err();
+        assert!(e.to_string().contains("log"), "{e}");
+        let e = Hyperparameter::categorical("c", ["a", "b"]).default_value("z").validate().unwrap_err();
+        assert!(e.to_string().contains("choices"), "{e}");
+        let e = Hyperparameter::integer("i", 0, 5).default_value(9).validate().unwrap_err();
+        assert!(e.to_string().contains("outside"), "{e}");
+        assert!(Hyperparameter::categorical("c", ["a", "a"]).validate().is_err());
+    }
+
+    #[test]
+    fn neighbours_are_distinct_and_exclude_self() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let hp = Hyperparameter::integer("k", 0, 2);
+        let x = hp.to_vector(&Value::Int(1)).unwrap();
+        let n = hp.neighbours_vector(x, 4, &mut rng);
+        assert!(n.len() <= 2 && !n.contains(&x));
+        let ord = Hyperparameter::ordinal("o", ["lo", "mid", "hi"]);
+        let x = ord.to_vector(&"lo".into()).unwrap();
+        let n = ord.neighbours_vector(x, 4, &mut rng);
+        assert_eq!(n.len(), 1);
+        assert_eq!(ord.from_vector(n[0]), Value::from("mid"));
+        let cat = Hyperparameter::categorical("c", [1, 2, 3]);
+        assert_eq!(cat.neighbours_vector(1.0, 4, &mut rng), vec![0.0, 2.0]);
+    }
+
+    #[test]
+    fn weighted_categorical_samples_by_weight() {
+        let hp = Hyperparameter::categorical("c", ["a", "b"]).weights([1.0, 3.0]);
+        assert_eq!(hp.default(), Value::from("b"));
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let n_b = (0..10_000).filter(|_| hp.sample_vector(&mut rng) == 1.0).count();
+        assert!((7_000..8_000).contains(&n_b), "{n_b}");
+    }
+}
