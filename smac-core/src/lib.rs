@@ -6,3 +6,12 @@ pub mod configspace;
 pub use configspace::{
     Condition, ConfigSpace, ConfigSpaceError, Configuration, Forbidden, Hyperparameter, Relation, Value,
 };
+pub mod runner;
+pub mod trial;
+
+pub use runner::{FnTarget, Runner, RunnerError, TargetFunction, TargetFunctionRunner, TargetOutput};
+pub use trial::{StatusType, TrialInfo, TrialValue};
+pub mod scenario;
+pub use scenario::{Scenario, ScenarioBuilder, ScenarioError};
+pub mod runhistory;
+pub use runhistory::{RunHistory, RunHistoryError, TrialKey};

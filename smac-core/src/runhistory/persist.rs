@@ -1,0 +1,245 @@
+//! `runhistory.json` in SMAC3's layout, written atomically.
+//!
+//! Layout: `{"stats": {submitted, finished, running}, "data": [{config_id, instance, seed,
+//! budget, cost, time, cpu_time, status, starttime, endtime, additional_info}, …], "configs":
+//! {"1": {name: value}}, "config_origins": {"1": origin}}`. `cost` is a number for one objective
+//! and a list for several; infinite costs are written as the largest finite double because JSON
+//! has no infinity. Running trials are counted in `stats` but not written as rows: after a
+//! restart they are simply asked again.
+//!
+//! The file is rewritten after every `tell` (temp file + rename, so a kill at any moment leaves
+//! either the old or the new file). Rows are rendered once, when a trial is told, and cached, so
+//! each save is a concatenation rather than a re-serialization of the whole history.
+
+use super::{ConfigId, RunHistory};
+use crate::configspace::{ConfigSpace, ConfigSpaceError, Configuration};
+use crate::trial::{StatusType, TrialInfo, TrialValue};
+use serde_json::{json, Value as Json};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use thiserror::Error;
+
+/// Why a run history could not be saved or loaded.
+#[derive(Debug, Error)]
+pub enum RunHistoryError {
+    /// Reading or writing the file failed.
+    #[error("run history '{path}': {reason}")]
+    File { path: PathBuf, reason: String },
+    /// A stored configuration does not fit the config space.
+    #[error("run history '{path}': configuration {id}: {source}")]
+    Config { path: PathBuf, id: String, source: ConfigSpaceError },
+    /// A data row is malformed.
+    #[error("run history '{path}': data row {row}: {reason}")]
+    Row { path: PathBuf, row: usize, reason: String },
+}
+
+fn finite(x: f64) -> f64 {
+    if x.is_finite() {
+        x
+    } else if x > 0.0 {
+        f64::MAX
+    } else {
+        f64::MIN
+    }
+}
+
+fn unfinite(x: f64) -> f64 {
+    if x >= f64::MAX {
+        f64::INFINITY
+    } else if x <= f64::MIN {
+        f64::NEG_INFINITY
+    } else {
+        x
+    }
+}
+
+/// Renders one data row as SMAC3 writes it.
+pub(super) fn render_row(id: ConfigId, trial: &TrialInfo, v: &TrialValue) -> String {
+    let cost = if v.cost.len() == 1 {
+        json!(finite(v.cost[0]))
+    } else {
+        Json::from(v.cost.iter().map(|c| finite(*c)).collect::<Vec<_>>())
+    };
+    json!({
+        "config_id": id,
+        "instance": trial.instance,
+        "seed": trial.seed,
+        "budget": trial.budget,
+        "cost": cost,
+        "time": finite(v.time),
+        "cpu_time": finite(v.cpu_time),
+        "status": v.status as u8,
+        "starttime": finite(v.starttime),
+        "endtime": finite(v.endtime),
+        "additional_info": v.additional_info,
+    })
+    .to_string()
+}
+
+impl RunHistory {
+    /// Renders the whole history as `runhistory.json` text.
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(self.rows.iter().map(|r| r.len() + 6).sum::<usize>() + 1024);
+        let _ = write!(
+            out,
+            "{{\n  \"stats\": {{\"submitted\": {}, \"finished\": {}, \"running\": {}}},\n  \"data\": [",
+            self.submitted,
+            self.data.len(),
+            self.running.len()
+        );
+        for (k, row) in self.rows.iter().enumerate() {
+            out.push_str(if k == 0 { "\n    " } else { ",\n    " });
+            out.push_str(row);
+        }
+        out.push_str("\n  ],\n  \"configs\": {");
+        let mut used = vec![false; self.configs.len()];
+        for (key, _) in &self.data {
+            used[key.config_id - 1] = true;
+        }
+        let mut first = true;
+        for (i, c) in self.configs.iter().enumerate().filter(|(i, _)| used[*i]) {
+            out.push_str(if first { "\n    " } else { ",\n    " });
+            first = false;
+            let _ = write!(out, "\"{}\": {}", i + 1, c.to_json());
+        }
+        out.push_str("\n  },\n  \"config_origins\": {");
+        for (i, c) in self.configs.iter().enumerate() {
+            out.push_str(if i == 0 { "\n    " } else { ",\n    " });
+            let _ = write!(out, "\"{}\": {}", i + 1, json!(c.origin()));
+        }
+        out.push_str("\n  }\n}\n");
+        out
+    }
+
+    /// Writes `runhistory.json` atomically (temp file in the same directory, then rename).
+    pub fn save(&self, path: &Path) -> Result<(), RunHistoryError> {
+        write_atomically(path, self.to_json().as_bytes())
+            .map_err(|e| RunHistoryError::File { path: path.to_path_buf(), reason: e.to_string() })
+    }
+
+    /// Loads a `runhistory.json` (ours or SMAC3's) against a config space.
+    pub fn load(
+        path: &Path,
+        space: &Arc<ConfigSpace>,
+        n_objectives: usize,
+    ) -> Result<RunHistory, RunHistoryError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| RunHistoryError::File { path: path.to_path_buf(), reason: e.to_string() })?;
+        Self::from_json(&text, space, n_objectives, path)
+    }
+
+    /// Parses `runhistory.json` text; `path` only labels errors.
+    pub fn from_json(
+        text: &str,
+        space: &Arc<ConfigSpace>,
+        n_objectives: usize,
+        path: &Path,
+    ) -> Result<RunHistory, RunHistoryError> {
+        let file_err = |reason: String| RunHistoryError::File { path: path.to_path_buf(), reason };
+        let root: Json = serde_json::from_str(text).map_err(|e| file_err(e.to_string()))?;
+        let configs = root
+            .get("configs")
+            .and_then(Json::as_object)
+            .ok_or_else(|| file_err("no 'configs' object".into()))?;
+        let origins = root.get("config_origins").and_then(Json::as_object);
+        let mut by_id = std::collections::HashMap::new();
+        for (id, values) in configs {
+            let mut c = Configuration::from_json(space, values).map_err(|source| {
+                RunHistoryError::Config { path: path.to_path_buf(), id: id.clone(), source }
+            })?;
+            if let Some(o) = origins.and_then(|o| o.get(id)).and_then(Json::as_str) {
+                c.set_origin(o);
+            }
+            by_id.insert(id.clone(), c);
+        }
+        let rows =
+            root.get("data").and_then(Json::as_array).ok_or_else(|| file_err("no 'data' list".into()))?;
+        let mut rh = RunHistory::new(n_objectives);
+        for (k, row) in rows.iter().enumerate() {
+            let bad = |reason: String| RunHistoryError::Row { path: path.to_path_buf(), row: k, reason };
+            let (trial, value) = parse_row(row, &by_id, n_objectives).map_err(bad)?;
+            if value.status == StatusType::Running {
+                continue;
+            }
+            rh.add(&trial, value);
+        }
+        Ok(rh)
+    }
+}
+
+/// Parses a row in SMAC3 2.x's object form or SMAC3 2.0's list form
+/// `[config_id, instance, seed, budget, cost, time, status, starttime, endtime, additional_info]`.
+fn parse_row(
+    row: &Json,
+    configs: &std::collections::HashMap<String, Configuration>,
+    n_objectives: usize,
+) -> Result<(TrialInfo, TrialValue), String> {
+    let field = |name: &str, pos: usize| -> Json {
+        match row {
+            Json::Object(m) => m.get(name).cloned().unwrap_or(Json::Null),
+            Json::Array(a) => a.get(pos).cloned().unwrap_or(Json::Null),
+            _ => Json::Null,
+        }
+    };
+    if !(row.is_object() || row.is_array()) {
+        return Err("not an object".into());
+    }
+    let id = field("config_id", 0);
+    let id_key = match &id {
+        Json::Number(n) => n.to_string(),
+        Json::String(s) => s.clone(),
+        _ => return Err("missing config_id".into()),
+    };
+    let config = configs.get(&id_key).ok_or_else(|| format!("config_id {id_key} has no configuration"))?;
+    let num = |name: &str, pos: usize| field(name, pos).as_f64();
+    let cost = match field("cost", 4) {
+        Json::Number(n) => vec![n.as_f64().unwrap_or(f64::NAN)],
+        Json::Array(a) => a.iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect(),
+        Json::Null => vec![f64::INFINITY; n_objectives],
+        other => return Err(format!("cost {other} is not a number or list")),
+    };
+    if cost.len() != n_objectives {
+        return Err(format!("{} costs for {n_objectives} objectives", cost.len()));
+    }
+    let status_pos = if row.is_array() { 6 } else { 0 };
+    let status_code = field("status", status_pos).as_u64().ok_or("missing status")?;
+    let status = StatusType::try_from(status_code as u8)?;
+    let is_list = row.is_array();
+    let (start_pos, end_pos, info_pos) = if is_list { (7, 8, 9) } else { (0, 0, 0) };
+    let trial = TrialInfo {
+        config: config.clone(),
+        instance: field("instance", 1).as_str().map(str::to_string),
+        seed: field("seed", 2).as_u64(),
+        budget: num("budget", 3).filter(|b| *b != 0.0 || !is_list),
+    };
+    let value = TrialValue {
+        cost: cost.into_iter().map(unfinite).collect(),
+        time: num("time", 5).unwrap_or(0.0),
+        cpu_time: if is_list { 0.0 } else { num("cpu_time", 0).unwrap_or(0.0) },
+        status,
+        starttime: num("starttime", start_pos).unwrap_or(0.0),
+        endtime: num("endtime", end_pos).unwrap_or(0.0),
+        additional_info: field("additional_info", info_pos).as_object().cloned().unwrap_or_default(),
+    };
+    Ok((trial, value))
+}
+
+/// Writes `bytes` to `path` through a temporary sibling and a rename, so readers and restarts
+/// never see a half-written file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile_in(dir, path)?;
+    tmp.1.write_all(bytes)?;
+    tmp.1.flush()?;
+    drop(tmp.1);
+    std::fs::rename(&tmp.0, path)
+}
+
+fn tempfile_in(dir: &Path, path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    Ok((tmp.clone(), std::fs::File::create(&tmp)?))
+}
