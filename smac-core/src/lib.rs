@@ -15,3 +15,5 @@ pub mod scenario;
 pub use scenario::{Scenario, ScenarioBuilder, ScenarioError};
 pub mod runhistory;
 pub use runhistory::{RunHistory, RunHistoryError, TrialKey};
+pub mod initial_design;
+pub use initial_design::{DesignKind, InitialDesign};
