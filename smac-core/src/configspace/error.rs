@@ -45,6 +45,10 @@ pub enum ConfigSpaceError {
     /// Rejection sampling found no valid configuration.
     #[error("no valid configuration found after {attempts} attempts: forbidden clauses exclude (nearly) everything")]
     SamplingFailed { attempts: usize },
+    /// ConfigSpace JSON uses a type smac-rs does not support (e.g. `normal_float`); `what` is
+    /// "hyperparameter", "condition on" or "forbidden clause on", `name` the hyperparameter.
+    #[error("{what} '{name}' has unsupported ConfigSpace type '{type_name}'")]
+    UnsupportedType { what: String, name: String, type_name: String },
     /// ConfigSpace JSON could not be read or written.
     #[error("config space JSON{}: {reason}", path.as_ref().map(|p| format!(" '{p}'")).unwrap_or_default())]
     Json { path: Option<String>, reason: String },

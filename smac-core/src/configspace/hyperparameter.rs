@@ -252,7 +252,8 @@ impl Hyperparameter {
                 } else {
                     0.5 * (i.lower + i.upper) as f64
                 };
-                (mid.round() as i64).clamp(i.lower, i.upper)
+                // Python rounds half to even; match it so defaults agree with ConfigSpace.
+                (mid.round_ties_even() as i64).clamp(i.lower, i.upper)
             })),
             HpKind::Categorical(c) => c.default.clone().unwrap_or_else(|| {
                 let best = c

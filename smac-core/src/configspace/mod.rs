@@ -32,7 +32,7 @@ use std::sync::Arc;
 const MAX_REJECTIONS: usize = 10_000;
 
 /// A space of hyperparameters with conditions and forbidden clauses.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(try_from = "SpaceDef", into = "SpaceDef")]
 pub struct ConfigSpace {
     name: Option<String>,
@@ -80,21 +80,6 @@ impl PartialEq for ConfigSpace {
             && self.hyperparameters == other.hyperparameters
             && self.conditions == other.conditions
             && self.forbiddens == other.forbiddens
-    }
-}
-
-impl Default for ConfigSpace {
-    fn default() -> Self {
-        ConfigSpace {
-            name: None,
-            hyperparameters: Vec::new(),
-            conditions: Vec::new(),
-            forbiddens: Vec::new(),
-            index: HashMap::new(),
-            compiled_conditions: Vec::new(),
-            compiled_forbiddens: Vec::new(),
-            order: Vec::new(),
-        }
     }
 }
 
