@@ -173,15 +173,14 @@ fn sobol_points(d: usize, n: usize, seed: u32) -> Vec<Vec<f64>> {
 /// `n` Latin-hypercube points in `d` dimensions: each axis is cut into `n` strata, each stratum
 /// used once, with a uniform offset inside it.
 fn lhs_points<R: Rng>(d: usize, n: usize, rng: &mut R) -> Vec<Vec<f64>> {
-    let mut points = vec![vec![0.0; d]; n];
-    for j in 0..d {
-        let mut strata: Vec<usize> = (0..n).collect();
-        strata.shuffle(rng);
-        for (i, s) in strata.into_iter().enumerate() {
-            points[i][j] = (s as f64 + rng.random::<f64>()) / n as f64;
-        }
-    }
-    points
+    let columns: Vec<Vec<f64>> = (0..d)
+        .map(|_| {
+            let mut strata: Vec<usize> = (0..n).collect();
+            strata.shuffle(rng);
+            strata.into_iter().map(|s| (s as f64 + rng.random::<f64>()) / n as f64).collect()
+        })
+        .collect();
+    (0..n).map(|i| columns.iter().map(|c| c[i]).collect()).collect()
 }
 
 /// SMAC3's factorial design: the default, the centre, and all corners (every categorical choice,

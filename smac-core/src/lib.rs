@@ -17,3 +17,18 @@ pub mod runhistory;
 pub use runhistory::{RunHistory, RunHistoryError, TrialKey};
 pub mod initial_design;
 pub use initial_design::{DesignKind, InitialDesign};
+pub mod callback;
+pub mod config_selector;
+pub mod error;
+pub mod facade;
+pub mod intensifier;
+pub mod run_directory;
+pub mod smbo;
+
+pub use callback::{Callback, RunState};
+pub use config_selector::{ConfigGenerator, ConfigSelector};
+pub use error::SmacError;
+pub use facade::SmboBuilder;
+pub use intensifier::{FullEvaluationIntensifier, Intensifier};
+pub use run_directory::{OptimizationState, RunDirectory, TrajectoryEntry};
+pub use smbo::{Smbo, SmboParts};

@@ -140,6 +140,14 @@ impl RunHistory {
         self.running.insert(key, trial.clone());
     }
 
+    /// Forgets a running trial that could not be started.
+    pub fn cancel_running(&mut self, trial: &TrialInfo) {
+        let key = self.key_of(trial);
+        if self.running.remove(&key).is_some() {
+            self.submitted -= 1;
+        }
+    }
+
     /// Records a finished trial. A repeated key replaces the earlier result (as SMAC3 does).
     pub fn add(&mut self, trial: &TrialInfo, value: TrialValue) -> TrialKey {
         let key = self.key_of(trial);

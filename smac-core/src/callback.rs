@@ -1,0 +1,32 @@
+//! Callbacks: hooks into the optimization loop (logging, progress bars, custom stopping).
+
+use crate::configspace::Configuration;
+use crate::runhistory::RunHistory;
+use crate::scenario::Scenario;
+use crate::trial::{TrialInfo, TrialValue};
+
+/// A read-only view of the run that callbacks receive.
+pub struct RunState<'a> {
+    /// The scenario.
+    pub scenario: &'a Scenario,
+    /// Every trial so far.
+    pub runhistory: &'a RunHistory,
+    /// The current incumbents (one for single-objective runs, the Pareto front otherwise).
+    pub incumbents: &'a [Configuration],
+    /// Wall-clock seconds used by this run (including earlier sessions of a restarted run).
+    pub elapsed: f64,
+}
+
+/// Hooks called by the SMBO loop; every method has a no-op default.
+pub trait Callback: Send {
+    /// Before the first trial.
+    fn on_start(&mut self, _state: &RunState<'_>) {}
+    /// After a trial was asked for.
+    fn on_ask(&mut self, _state: &RunState<'_>, _trial: &TrialInfo) {}
+    /// After a result was recorded; return `false` to stop the optimization.
+    fn on_tell(&mut self, _state: &RunState<'_>, _trial: &TrialInfo, _value: &TrialValue) -> bool {
+        true
+    }
+    /// After the optimization ended.
+    fn on_end(&mut self, _state: &RunState<'_>) {}
+}

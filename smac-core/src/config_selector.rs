@@ -1,0 +1,151 @@
+//! The config selector: which new configuration to try next.
+//!
+//! First the initial design, then challengers from a [`ConfigGenerator`] (the acquisition
+//! maximizer of a model-based facade), with a fixed fraction of purely random configurations
+//! interleaved (SMAC3's random design), which keeps the search from stalling when the model is
+//! wrong. A challenger list is used for `retrain_after` configurations and then regenerated, but
+//! only when new results have come in since — otherwise the rest of the list is still the best
+//! guess and regenerating would only burn time. Configurations already in the run history are
+//! never proposed again.
+
+use crate::configspace::{ConfigSpace, Configuration};
+use crate::error::SmacError;
+use crate::runhistory::RunHistory;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use tracing::debug;
+
+/// Origin label of interleaved random configurations.
+pub const RANDOM_ORIGIN: &str = "Random Search";
+
+/// Produces challengers, best first (e.g. by maximizing an acquisition function).
+pub trait ConfigGenerator: Send {
+    /// Fresh challengers given the run so far; may be empty.
+    fn challengers(
+        &mut self,
+        runhistory: &RunHistory,
+        incumbents: &[Configuration],
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Vec<Configuration>, SmacError>;
+}
+
+/// Chooses the next new configuration: initial design, then generated challengers interleaved
+/// with random ones.
+pub struct ConfigSelector {
+    space: Arc<ConfigSpace>,
+    design: VecDeque<Configuration>,
+    generator: Option<Box<dyn ConfigGenerator>>,
+    random_probability: f64,
+    retrain_after: usize,
+    min_trials: usize,
+    challengers: VecDeque<Configuration>,
+    used_from_list: usize,
+    data_at_generation: usize,
+}
+
+/// Random draws tried before giving up on finding an unseen configuration (tiny spaces).
+const MAX_RANDOM_TRIES: usize = 1_000;
+
+impl ConfigSelector {
+    /// A selector for `space` that starts with `design`; without a generator every
+    /// post-design configuration is random.
+    pub fn new(space: Arc<ConfigSpace>, design: Vec<Configuration>) -> Self {
+        ConfigSelector {
+            space,
+            design: design.into(),
+            generator: None,
+            random_probability: 1.0,
+            retrain_after: 8,
+            min_trials: 1,
+            challengers: VecDeque::new(),
+            used_from_list: 0,
+            data_at_generation: usize::MAX,
+        }
+    }
+
+    /// Uses `generator` after the design, interleaving random configurations with probability
+    /// `random_probability` (SMAC3 HPO: 0.2).
+    pub fn with_generator(mut self, generator: Box<dyn ConfigGenerator>, random_probability: f64) -> Self {
+        self.generator = Some(generator);
+        self.random_probability = random_probability.clamp(0.0, 1.0);
+        self
+    }
+
+    /// Regenerates challengers after this many were used (SMAC3: 8).
+    pub fn retrain_after(mut self, n: usize) -> Self {
+        self.retrain_after = n.max(1);
+        self
+    }
+
+    /// The generator is used only once this many results exist.
+    pub fn min_trials(mut self, n: usize) -> Self {
+        self.min_trials = n;
+        self
+    }
+
+    /// Design configurations not yet handed out.
+    pub fn remaining_design(&self) -> usize {
+        self.design.len()
+    }
+
+    /// The next configuration not yet in the run history, or `None` when the space is exhausted.
+    pub fn next(
+        &mut self,
+        runhistory: &RunHistory,
+        incumbents: &[Configuration],
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Option<Configuration>, SmacError> {
+        while let Some(c) = self.design.pop_front() {
+            if runhistory.config_id(&c).is_none() {
+                return Ok(Some(c));
+            }
+        }
+        let use_model = self.generator.is_some()
+            && runhistory.len() >= self.min_trials
+            && rng.random::<f64>() >= self.random_probability;
+        if use_model {
+            let stale =
+                self.used_from_list >= self.retrain_after && runhistory.len() > self.data_at_generation;
+            if self.challengers.is_empty() || stale {
+                self.regenerate(runhistory, incumbents, rng)?;
+            }
+            while let Some(c) = self.challengers.pop_front() {
+                if runhistory.config_id(&c).is_none() {
+                    self.used_from_list += 1;
+                    return Ok(Some(c));
+                }
+            }
+            debug!("no unseen challenger left; falling back to a random configuration");
+        }
+        self.random(runhistory, rng)
+    }
+
+    fn regenerate(
+        &mut self,
+        runhistory: &RunHistory,
+        incumbents: &[Configuration],
+        rng: &mut ChaCha8Rng,
+    ) -> Result<(), SmacError> {
+        let generator = self.generator.as_mut().expect("checked by caller");
+        self.challengers = generator.challengers(runhistory, incumbents, rng)?.into();
+        self.used_from_list = 0;
+        self.data_at_generation = runhistory.len();
+        Ok(())
+    }
+
+    fn random(
+        &mut self,
+        runhistory: &RunHistory,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Option<Configuration>, SmacError> {
+        for _ in 0..MAX_RANDOM_TRIES {
+            let c = self.space.sample(1, rng)?.remove(0);
+            if runhistory.config_id(&c).is_none() {
+                return Ok(Some(c.with_origin(RANDOM_ORIGIN)));
+            }
+        }
+        Ok(None)
+    }
+}

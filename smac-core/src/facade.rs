@@ -1,0 +1,112 @@
+//! Assembling an optimization: the [`SmboBuilder`] with SMAC3's facade presets.
+//!
+//! A facade is a set of component defaults (initial design, config generator, intensifier);
+//! every component can be overridden through the builder before `build(runner)`. The umbrella
+//! crate `smac` wraps these presets with default runners (in-process, local workers, clusters).
+
+use crate::callback::Callback;
+use crate::config_selector::{ConfigGenerator, ConfigSelector};
+use crate::error::SmacError;
+use crate::initial_design::{DesignKind, InitialDesign};
+use crate::intensifier::{FullEvaluationIntensifier, Intensifier};
+use crate::runner::Runner;
+use crate::scenario::Scenario;
+use crate::smbo::{Smbo, SmboParts};
+
+/// Builds an [`Smbo`] from a scenario and components.
+pub struct SmboBuilder {
+    scenario: Scenario,
+    initial_design: InitialDesign,
+    generator: Option<(Box<dyn ConfigGenerator>, f64)>,
+    retrain_after: usize,
+    intensifier: Option<Box<dyn Intensifier>>,
+    callbacks: Vec<Box<dyn Callback>>,
+    persist: bool,
+    overwrite: bool,
+}
+
+impl SmboBuilder {
+    /// SMAC3's `RandomFacade`: the default configuration first, then random configurations.
+    pub fn random(scenario: Scenario) -> Self {
+        SmboBuilder {
+            scenario,
+            initial_design: InitialDesign::new(DesignKind::Default),
+            generator: None,
+            retrain_after: 8,
+            intensifier: None,
+            callbacks: Vec::new(),
+            persist: true,
+            overwrite: false,
+        }
+    }
+
+    /// The scenario being built for.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// Replaces the initial design.
+    pub fn initial_design(mut self, design: InitialDesign) -> Self {
+        self.initial_design = design;
+        self
+    }
+
+    /// Uses `generator` for challengers after the design, interleaving random configurations
+    /// with probability `random_probability`.
+    pub fn generator(mut self, generator: Box<dyn ConfigGenerator>, random_probability: f64) -> Self {
+        self.generator = Some((generator, random_probability));
+        self
+    }
+
+    /// Regenerates challengers after this many were used.
+    pub fn retrain_after(mut self, n: usize) -> Self {
+        self.retrain_after = n;
+        self
+    }
+
+    /// Replaces the intensifier (default: every configuration on all instance-seed pairs).
+    pub fn intensifier(mut self, intensifier: Box<dyn Intensifier>) -> Self {
+        self.intensifier = Some(intensifier);
+        self
+    }
+
+    /// Adds a callback.
+    pub fn callback(mut self, cb: impl Callback + 'static) -> Self {
+        self.callbacks.push(Box::new(cb));
+        self
+    }
+
+    /// Whether to write the run directory and continue a run found there (default true).
+    pub fn persist(mut self, persist: bool) -> Self {
+        self.persist = persist;
+        self
+    }
+
+    /// Whether to replace a different run found in the run directory (default false).
+    pub fn overwrite(mut self, overwrite: bool) -> Self {
+        self.overwrite = overwrite;
+        self
+    }
+
+    /// Assembles the loop around `runner`.
+    pub fn build<R: Runner>(self, runner: R) -> Result<Smbo<R>, SmacError> {
+        self.scenario.validate()?;
+        let design = self.initial_design.generate(&self.scenario, self.scenario.seed)?;
+        let mut selector =
+            ConfigSelector::new(self.scenario.configspace.clone(), design).retrain_after(self.retrain_after);
+        if let Some((g, p)) = self.generator {
+            selector = selector.with_generator(g, p);
+        }
+        let intensifier =
+            self.intensifier.unwrap_or_else(|| Box::new(FullEvaluationIntensifier::new(&self.scenario, 1)));
+        Smbo::new(SmboParts {
+            scenario: self.scenario,
+            intensifier,
+            selector,
+            runner,
+            callbacks: self.callbacks,
+            persist: self.persist,
+            overwrite: self.overwrite,
+        })
+    }
+}

@@ -1,0 +1,392 @@
+//! The SMBO loop: ask the intensifier for trials, hand them to the runner, tell the results.
+//!
+//! The loop runs on the caller's thread and keeps every available worker busy: it submits while
+//! [`Runner::count_available_workers`] is positive and otherwise waits for the next result, so
+//! work on the optimizer side (training the surrogate, maximizing the acquisition) overlaps with
+//! trials that are already running. Every told result is written to the run directory before the
+//! loop goes on, which is what makes a killed run restartable without losing a trial.
+
+use crate::callback::{Callback, RunState};
+use crate::config_selector::ConfigSelector;
+use crate::configspace::Configuration;
+use crate::error::SmacError;
+use crate::intensifier::Intensifier;
+use crate::run_directory::{OptimizationState, RunDirectory, TrajectoryEntry};
+use crate::runhistory::RunHistory;
+use crate::runner::{check_costs, process_cpu_seconds, Runner};
+use crate::scenario::Scenario;
+use crate::trial::{unix_now, StatusType, TrialInfo, TrialValue};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{debug, info, warn};
+
+/// Longest single wait for results, so stop conditions are checked regularly.
+const WAIT_SLICE: Duration = Duration::from_millis(500);
+
+/// The optimization loop over a runner `R`.
+pub struct Smbo<R: Runner> {
+    scenario: Arc<Scenario>,
+    runhistory: RunHistory,
+    intensifier: Box<dyn Intensifier>,
+    selector: ConfigSelector,
+    runner: R,
+    callbacks: Vec<Box<dyn Callback>>,
+    rng: ChaCha8Rng,
+    run_dir: Option<RunDirectory>,
+    clock: Option<Instant>,
+    walltime_before: f64,
+    target_walltime: f64,
+    cpu_at_start: f64,
+    stop_requested: bool,
+    started: bool,
+    trajectory: Vec<TrajectoryEntry>,
+}
+
+/// The parts an [`Smbo`] is assembled from (see `SmboBuilder`).
+pub struct SmboParts<R: Runner> {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// The intensifier.
+    pub intensifier: Box<dyn Intensifier>,
+    /// The config selector.
+    pub selector: ConfigSelector,
+    /// The runner.
+    pub runner: R,
+    /// Callbacks.
+    pub callbacks: Vec<Box<dyn Callback>>,
+    /// Write the run directory (and continue a run found there).
+    pub persist: bool,
+    /// Replace a different run found in the directory.
+    pub overwrite: bool,
+}
+
+impl<R: Runner> Smbo<R> {
+    /// Assembles the loop; with `persist`, opens the run directory and continues a run found
+    /// there.
+    pub fn new(parts: SmboParts<R>) -> Result<Self, SmacError> {
+        let SmboParts { scenario, mut intensifier, selector, runner, callbacks, persist, overwrite } = parts;
+        scenario.validate()?;
+        let mut runhistory = RunHistory::new(scenario.n_objectives());
+        let mut walltime_before = 0.0;
+        let mut target_walltime = 0.0;
+        let mut trajectory = Vec::new();
+        let run_dir = if persist {
+            let (dir, restored) = RunDirectory::open(&scenario, overwrite)?;
+            if let Some(r) = restored {
+                runhistory = r.runhistory;
+                walltime_before = r.optimization.used_walltime;
+                target_walltime = r.optimization.used_target_function_walltime;
+                trajectory = r.trajectory;
+                intensifier.restore(&runhistory);
+            }
+            Some(dir)
+        } else {
+            None
+        };
+        // A continued run draws new random numbers rather than repeating the first session's.
+        let rng =
+            ChaCha8Rng::seed_from_u64(scenario.seed.wrapping_add(runhistory.len() as u64 * 0x9e37_79b9));
+        Ok(Smbo {
+            scenario: Arc::new(scenario),
+            runhistory,
+            intensifier,
+            selector,
+            runner,
+            callbacks,
+            rng,
+            run_dir,
+            clock: None,
+            walltime_before,
+            target_walltime,
+            cpu_at_start: process_cpu_seconds(),
+            stop_requested: false,
+            started: false,
+            trajectory,
+        })
+    }
+
+    /// The scenario.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// Every trial so far.
+    pub fn runhistory(&self) -> &RunHistory {
+        &self.runhistory
+    }
+
+    /// The runner.
+    pub fn runner(&self) -> &R {
+        &self.runner
+    }
+
+    /// The runner, mutably (e.g. to scatter data).
+    pub fn runner_mut(&mut self) -> &mut R {
+        &mut self.runner
+    }
+
+    /// The incumbent of a single-objective run (the first of the Pareto front otherwise).
+    pub fn incumbent(&self) -> Option<Configuration> {
+        self.intensifier.incumbents().first().cloned()
+    }
+
+    /// All incumbents (the Pareto front for several objectives).
+    pub fn incumbents(&self) -> &[Configuration] {
+        self.intensifier.incumbents()
+    }
+
+    /// The incumbent changes so far.
+    pub fn trajectory(&self) -> &[TrajectoryEntry] {
+        &self.trajectory
+    }
+
+    /// The run directory, when the run persists.
+    pub fn run_directory(&self) -> Option<&RunDirectory> {
+        self.run_dir.as_ref()
+    }
+
+    /// Wall-clock seconds used by the run, including earlier sessions.
+    pub fn elapsed(&self) -> f64 {
+        self.walltime_before + self.clock.map_or(0.0, |c| c.elapsed().as_secs_f64())
+    }
+
+    /// Asks for the next trial and marks it running.
+    pub fn ask(&mut self) -> Result<TrialInfo, SmacError> {
+        self.ensure_started();
+        let trial =
+            self.intensifier.next_trial(&self.runhistory, &mut self.selector, &mut self.rng)?.ok_or_else(
+                || SmacError::NoTrialAvailable("every configuration of the space has been tried".into()),
+            )?;
+        self.runhistory.add_running(&trial);
+        self.with_callbacks(|cb, state| cb.on_ask(state, &trial));
+        Ok(trial)
+    }
+
+    /// Records a result. A wrong number of costs or a non-finite cost turns the trial into a
+    /// crash with the scenario's crash cost and the reason in `additional_info["error"]`.
+    pub fn tell(&mut self, trial: TrialInfo, value: TrialValue) -> Result<(), SmacError> {
+        self.ensure_started();
+        if self.runhistory.config_id(&trial.config).is_none()
+            && **trial.config.space() != *self.scenario.configspace
+        {
+            return Err(SmacError::InvalidTrial(format!(
+                "configuration {} is not from this run's space",
+                trial.config
+            )));
+        }
+        let value = self.sanitize(value);
+        let incumbents_before: Vec<Configuration> = self.intensifier.incumbents().to_vec();
+        self.target_walltime += value.time;
+        self.runhistory.add(&trial, value.clone());
+        self.intensifier.on_result(&self.runhistory, &trial, &value);
+        if self.intensifier.incumbents() != incumbents_before.as_slice() {
+            self.record_incumbent_change();
+        }
+        debug!(n = self.runhistory.len(), status = ?value.status, cost = ?value.cost, "told trial");
+        self.persist(false)?;
+        let mut go_on = true;
+        self.with_callbacks(|cb, state| go_on &= cb.on_tell(state, &trial, &value));
+        if !go_on {
+            info!("a callback stopped the optimization");
+            self.stop_requested = true;
+        }
+        if self.threshold_reached() {
+            info!("the incumbent reached the termination cost threshold");
+            self.stop_requested = true;
+        }
+        Ok(())
+    }
+
+    /// Runs until the budget (`n_trials`, walltime, CPU time) is used or a callback stops, then
+    /// waits for the trials still running and returns the incumbent.
+    pub fn optimize(&mut self) -> Result<Option<Configuration>, SmacError> {
+        self.ensure_started();
+        info!(
+            n_trials = self.scenario.n_trials,
+            done = self.runhistory.len(),
+            n_workers = self.scenario.n_workers,
+            "starting the optimization"
+        );
+        let result = self.run_loop();
+        // Results that arrived are kept even when the loop failed (e.g. all workers died).
+        let drained = self.drain();
+        self.persist(true)?;
+        self.with_callbacks(|cb, state| cb.on_end(state));
+        result?;
+        drained?;
+        if let Some(inc) = self.incumbent() {
+            let cost = self.runhistory.config_id(&inc).and_then(|id| self.runhistory.average_cost(id));
+            info!(trials = self.runhistory.len(), incumbent = %inc, cost = ?cost, "optimization finished");
+        }
+        Ok(self.incumbent())
+    }
+
+    fn run_loop(&mut self) -> Result<(), SmacError> {
+        loop {
+            while self.may_submit()
+                && (self.runner.count_available_workers() > 0 || !self.runner.is_running())
+            {
+                let trial = match self.ask() {
+                    Ok(t) => t,
+                    Err(SmacError::NoTrialAvailable(why)) => {
+                        warn!("{why}; stopping");
+                        self.stop_requested = true;
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                };
+                if let Err(e) = self.runner.submit_trial(trial.clone()) {
+                    // Never started: forget it rather than record a result it does not have.
+                    self.runhistory.cancel_running(&trial);
+                    return Err(e.into());
+                }
+                self.collect()?;
+            }
+            if !self.runner.is_running() {
+                if self.may_submit() {
+                    continue;
+                }
+                return Ok(());
+            }
+            let timeout = self.remaining_walltime().min(WAIT_SLICE.as_secs_f64()).max(0.001);
+            self.runner.wait(Some(Duration::from_secs_f64(timeout)))?;
+            self.collect()?;
+            if !self.may_submit() && !self.budget_left() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Tells every result the runner has.
+    fn collect(&mut self) -> Result<(), SmacError> {
+        for (trial, value) in self.runner.iter_results() {
+            self.tell(trial, value)?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the trials still running and tells their results.
+    fn drain(&mut self) -> Result<(), SmacError> {
+        while self.runner.is_running() {
+            self.runner.wait(Some(WAIT_SLICE))?;
+            self.collect()?;
+        }
+        Ok(())
+    }
+
+    fn may_submit(&self) -> bool {
+        !self.stop_requested && self.runhistory.submitted() < self.scenario.n_trials && self.budget_left()
+    }
+
+    fn budget_left(&self) -> bool {
+        self.remaining_walltime() > 0.0
+            && process_cpu_seconds() - self.cpu_at_start < self.scenario.cputime_limit
+    }
+
+    fn remaining_walltime(&self) -> f64 {
+        self.scenario.walltime_limit - self.elapsed()
+    }
+
+    fn threshold_reached(&self) -> bool {
+        let Some(inc) = self.intensifier.incumbents().first() else { return false };
+        let Some(cost) = self.runhistory.config_id(inc).and_then(|id| self.runhistory.average_cost(id))
+        else {
+            return false;
+        };
+        cost.iter().zip(&self.scenario.termination_cost_threshold).all(|(c, t)| c <= t)
+    }
+
+    fn sanitize(&self, mut value: TrialValue) -> TrialValue {
+        let crash = &self.scenario.crash_cost;
+        if value.status == StatusType::Success {
+            if let Err(reason) = check_costs(&value.cost, crash.len()) {
+                warn!("{reason}: recording the trial as crashed");
+                value.status = StatusType::Crashed;
+                value.cost = crash.clone();
+                value.additional_info.insert("error".into(), reason.into());
+            }
+        } else if check_costs(&value.cost, crash.len()).is_err() || value.status != StatusType::Crashed {
+            // Failed trials carry the crash cost whatever the runner filled in.
+            value.cost = crash.clone();
+        }
+        value
+    }
+
+    fn record_incumbent_change(&mut self) {
+        let incumbents = self.intensifier.incumbents();
+        let ids: Vec<usize> = incumbents.iter().filter_map(|c| self.runhistory.config_id(c)).collect();
+        let costs: Vec<serde_json::Value> = ids
+            .iter()
+            .map(|id| {
+                let c = self.runhistory.average_cost(*id).unwrap_or_default();
+                if c.len() == 1 {
+                    serde_json::json!(c[0])
+                } else {
+                    serde_json::json!(c)
+                }
+            })
+            .collect();
+        if let (Some(first), Some(cost)) = (incumbents.first(), costs.first()) {
+            info!(trial = self.runhistory.len(), cost = %cost, config = %first, "new incumbent");
+        }
+        self.trajectory.push(TrajectoryEntry {
+            config_ids: ids,
+            costs,
+            trial: self.runhistory.len(),
+            walltime: self.elapsed(),
+        });
+    }
+
+    fn ensure_started(&mut self) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        self.clock = Some(Instant::now());
+        self.with_callbacks(|cb, state| cb.on_start(state));
+    }
+
+    fn persist(&self, finished: bool) -> Result<(), SmacError> {
+        let Some(dir) = &self.run_dir else { return Ok(()) };
+        dir.save_runhistory(&self.runhistory)?;
+        dir.save_intensifier(
+            &self.runhistory,
+            self.intensifier.incumbents(),
+            &self.trajectory,
+            self.intensifier.state_json(),
+        )?;
+        dir.save_optimization(&OptimizationState {
+            used_walltime: self.elapsed(),
+            used_target_function_walltime: self.target_walltime,
+            last_update: unix_now(),
+            finished,
+        })
+    }
+
+    fn with_callbacks(&mut self, mut f: impl FnMut(&mut Box<dyn Callback>, &RunState<'_>)) {
+        if self.callbacks.is_empty() {
+            return;
+        }
+        let mut callbacks = std::mem::take(&mut self.callbacks);
+        let state = RunState {
+            scenario: &self.scenario,
+            runhistory: &self.runhistory,
+            incumbents: self.intensifier.incumbents(),
+            elapsed: self.elapsed(),
+        };
+        for cb in &mut callbacks {
+            f(cb, &state);
+        }
+        self.callbacks = callbacks;
+    }
+}
+
+impl<R: Runner> Drop for Smbo<R> {
+    fn drop(&mut self) {
+        if let Err(e) = self.runner.close() {
+            warn!("closing the runner failed: {e}");
+        }
+    }
+}

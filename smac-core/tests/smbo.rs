@@ -1,0 +1,216 @@
+//! The SMBO loop end to end with the in-process runner and a simulated parallel runner.
+
+use smac_core::configspace::{ConfigSpace, Hyperparameter};
+use smac_core::{
+    Callback, RunHistory, RunState, Runner, RunnerError, Scenario, SmacError, SmboBuilder, StatusType,
+    TargetFunctionRunner, TrialInfo, TrialValue,
+};
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn space() -> Arc<ConfigSpace> {
+    let mut cs = ConfigSpace::new("quad");
+    cs.add_all([Hyperparameter::float("x", -5.0, 5.0), Hyperparameter::integer("k", 0, 10)]).unwrap();
+    Arc::new(cs)
+}
+
+fn quad(t: &TrialInfo) -> Result<f64, String> {
+    let x = t.config.get_f64("x").unwrap();
+    let k = t.config.get_i64("k").unwrap() as f64;
+    Ok((x - 1.0).powi(2) + (k - 3.0).powi(2))
+}
+
+fn scenario(dir: &Path, n_trials: usize) -> Scenario {
+    Scenario::builder(space())
+        .name("quad")
+        .output_directory(dir)
+        .n_trials(n_trials)
+        .deterministic(true)
+        .seed(7)
+        .build()
+        .unwrap()
+}
+
+type Target = fn(&TrialInfo) -> Result<f64, String>;
+
+fn in_process() -> TargetFunctionRunner<smac_core::FnTarget<Target>> {
+    TargetFunctionRunner::from_fn(quad as Target, vec![f64::INFINITY])
+}
+
+#[test]
+fn random_facade_runs_all_trials_and_persists() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut smbo = SmboBuilder::random(scenario(dir.path(), 30)).build(in_process()).unwrap();
+    let inc = smbo.optimize().unwrap().unwrap();
+    let rh = smbo.runhistory();
+    assert_eq!(rh.len(), 30);
+    assert!(rh.iter().all(|(_, v)| v.status == StatusType::Success));
+    // The first trial is the default configuration (RandomFacade's design).
+    assert_eq!(rh.config(1).unwrap(), &space().default_configuration());
+    let best = rh.iter().map(|(_, v)| v.cost[0]).fold(f64::INFINITY, f64::min);
+    assert_eq!(rh.cost(&inc), Some(best));
+    let run_dir = smbo.run_directory().unwrap().path().to_path_buf();
+    for f in smac_core::run_directory::FILES {
+        assert!(run_dir.join(f).exists(), "{f} missing");
+    }
+    let on_disk = RunHistory::load(&run_dir.join("runhistory.json"), &space(), 1).unwrap();
+    assert_eq!(on_disk.len(), 30);
+    let intensifier: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("intensifier.json")).unwrap()).unwrap();
+    let last = intensifier["trajectory"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["costs"][0].as_f64(), Some(best));
+}
+
+#[test]
+fn restart_continues_and_a_different_scenario_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let first: Vec<(smac_core::TrialKey, TrialValue)> = {
+        let mut smbo = SmboBuilder::random(scenario(dir.path(), 10)).build(in_process()).unwrap();
+        smbo.optimize().unwrap();
+        smbo.runhistory().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
+    let mut smbo = SmboBuilder::random(scenario(dir.path(), 25)).build(in_process()).unwrap();
+    assert_eq!(smbo.runhistory().len(), 10, "continued from disk");
+    smbo.optimize().unwrap();
+    let rh = smbo.runhistory();
+    assert_eq!(rh.len(), 25);
+    for ((k1, v1), (k2, v2)) in first.iter().zip(rh.iter()) {
+        assert_eq!((k1, v1), (k2, v2));
+    }
+    let unique: std::collections::HashSet<_> = rh.iter().map(|(k, _)| k.config_id).collect();
+    assert_eq!(unique.len(), 25, "no configuration evaluated twice");
+    drop(smbo);
+
+    let other = Scenario::builder(space()).name("quad").output_directory(dir.path()).seed(7).build().unwrap();
+    let err = SmboBuilder::random(other.clone()).build(in_process()).err().unwrap();
+    assert!(
+        matches!(err, SmacError::ScenarioMismatch { ref detail, .. } if detail.contains("deterministic")),
+        "{err}"
+    );
+    let smbo = SmboBuilder::random(other).overwrite(true).build(in_process()).unwrap();
+    assert_eq!(smbo.runhistory().len(), 0);
+}
+
+#[test]
+fn non_finite_costs_and_panics_become_crashes_with_crash_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Scenario::builder(space())
+        .output_directory(dir.path())
+        .n_trials(6)
+        .crash_cost(vec![1e6])
+        .build()
+        .unwrap();
+    let runner = TargetFunctionRunner::from_fn(
+        |t: &TrialInfo| {
+            let x = t.config.get_f64("x").unwrap();
+            if x < 0.0 {
+                panic!("negative x");
+            }
+            Ok::<_, String>(if x > 2.0 { f64::NAN } else { x })
+        },
+        vec![1e6],
+    );
+    let mut smbo = SmboBuilder::random(s).persist(false).build(runner).unwrap();
+    smbo.optimize().unwrap();
+    for (k, v) in smbo.runhistory().iter() {
+        let x = smbo.runhistory().config(k.config_id).unwrap().get_f64("x").unwrap();
+        if (0.0..=2.0).contains(&x) {
+            assert_eq!(v.status, StatusType::Success);
+        } else {
+            assert_eq!((v.status, v.cost.clone()), (StatusType::Crashed, vec![1e6]), "x={x}");
+            assert!(v.error_message().is_some());
+        }
+    }
+
+    // Ask/tell users who report NaN get the same treatment.
+    let s = Scenario::builder(space()).n_trials(5).crash_cost(vec![1e6]).build().unwrap();
+    let mut smbo = SmboBuilder::random(s).persist(false).build(in_process()).unwrap();
+    let t = smbo.ask().unwrap();
+    smbo.tell(t, TrialValue::success(vec![f64::NAN], 0.0)).unwrap();
+    let (_, v) = smbo.runhistory().iter().next().unwrap();
+    assert_eq!((v.status, v.cost.clone()), (StatusType::Crashed, vec![1e6]));
+    assert!(v.error_message().unwrap().contains("non-finite"));
+}
+
+struct StopAfter(usize);
+impl Callback for StopAfter {
+    fn on_tell(&mut self, state: &RunState<'_>, _: &TrialInfo, _: &TrialValue) -> bool {
+        state.runhistory.len() < self.0
+    }
+}
+
+#[test]
+fn callbacks_threshold_and_walltime_stop_the_run() {
+    let s = Scenario::builder(space()).n_trials(100).build().unwrap();
+    let mut smbo = SmboBuilder::random(s).persist(false).callback(StopAfter(7)).build(in_process()).unwrap();
+    smbo.optimize().unwrap();
+    assert_eq!(smbo.runhistory().len(), 7);
+
+    let s =
+        Scenario::builder(space()).n_trials(10_000).termination_cost_threshold(vec![5.0]).build().unwrap();
+    let mut smbo = SmboBuilder::random(s).persist(false).build(in_process()).unwrap();
+    let inc = smbo.optimize().unwrap().unwrap();
+    assert!(smbo.runhistory().cost(&inc).unwrap() <= 5.0);
+    assert!(smbo.runhistory().len() < 10_000);
+
+    let s = Scenario::builder(space()).n_trials(1_000_000).walltime_limit(0.3).build().unwrap();
+    let slow = TargetFunctionRunner::from_fn(
+        |_: &TrialInfo| {
+            std::thread::sleep(Duration::from_millis(20));
+            Ok::<_, String>(1.0)
+        },
+        vec![1e9],
+    );
+    let mut smbo = SmboBuilder::random(s).persist(false).build(slow).unwrap();
+    smbo.optimize().unwrap();
+    let n = smbo.runhistory().len();
+    assert!((3..=30).contains(&n), "walltime limit should stop after ~15 trials, ran {n}");
+}
+
+/// A simulated pool of workers that finishes trials in reverse submission order.
+struct ReversePool {
+    capacity: usize,
+    in_flight: VecDeque<TrialInfo>,
+    max_in_flight: usize,
+}
+
+impl Runner for ReversePool {
+    fn submit_trial(&mut self, trial: TrialInfo) -> Result<(), RunnerError> {
+        assert!(self.in_flight.len() < self.capacity, "submitted to a full pool");
+        self.in_flight.push_back(trial);
+        self.max_in_flight = self.max_in_flight.max(self.in_flight.len());
+        Ok(())
+    }
+    fn iter_results(&mut self) -> Vec<(TrialInfo, TrialValue)> {
+        if self.in_flight.len() < self.capacity {
+            return Vec::new();
+        }
+        let t = self.in_flight.pop_back().unwrap();
+        let v = TrialValue::success(vec![quad(&t).unwrap()], 0.0);
+        vec![(t, v)]
+    }
+    fn wait(&mut self, _: Option<Duration>) -> Result<(), RunnerError> {
+        // Nothing is really running: flush everything so the loop can finish.
+        self.capacity = self.in_flight.len().max(1);
+        Ok(())
+    }
+    fn is_running(&self) -> bool {
+        !self.in_flight.is_empty()
+    }
+    fn count_available_workers(&self) -> usize {
+        self.capacity - self.in_flight.len()
+    }
+}
+
+#[test]
+fn loop_fills_workers_and_handles_out_of_order_results() {
+    let s = Scenario::builder(space()).n_trials(40).n_workers(4).deterministic(true).build().unwrap();
+    let pool = ReversePool { capacity: 4, in_flight: VecDeque::new(), max_in_flight: 0 };
+    let mut smbo = SmboBuilder::random(s).persist(false).build(pool).unwrap();
+    smbo.optimize().unwrap();
+    assert_eq!(smbo.runhistory().len(), 40);
+    assert_eq!(smbo.runhistory().n_running(), 0);
+    assert_eq!(smbo.runner().max_in_flight, 4);
+}
