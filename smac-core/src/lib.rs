@@ -32,3 +32,5 @@ pub use facade::SmboBuilder;
 pub use intensifier::{FullEvaluationIntensifier, Intensifier};
 pub use run_directory::{OptimizationState, RunDirectory, TrajectoryEntry};
 pub use smbo::{Smbo, SmboParts};
+pub mod acquisition;
+pub mod json_compat;

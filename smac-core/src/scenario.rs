@@ -371,8 +371,11 @@ impl Scenario {
         configspace: Arc<ConfigSpace>,
         path: &Path,
     ) -> Result<Scenario, ScenarioError> {
-        let f: ScenarioFile = serde_json::from_str(text)
-            .map_err(|e| ScenarioError::File { path: path.to_path_buf(), reason: e.to_string() })?;
+        let file_err =
+            |e: serde_json::Error| ScenarioError::File { path: path.to_path_buf(), reason: e.to_string() };
+        let f: ScenarioFile =
+            serde_json::from_value(crate::json_compat::parse_lenient(text).map_err(file_err)?)
+                .map_err(file_err)?;
         let run_dir = PathBuf::from(&f.output_directory);
         // The file holds the full run directory; the base is two levels up (name/seed).
         let output_directory =
@@ -408,8 +411,11 @@ impl Scenario {
 struct ScenarioFile {
     name: String,
     deterministic: bool,
+    #[serde(deserialize_with = "one_or_many")]
     objectives: Vec<String>,
+    #[serde(deserialize_with = "one_or_many")]
     crash_cost: Vec<f64>,
+    #[serde(deserialize_with = "one_or_many")]
     termination_cost_threshold: Vec<f64>,
     walltime_limit: f64,
     cputime_limit: f64,
@@ -426,6 +432,24 @@ struct ScenarioFile {
     output_directory: String,
     #[serde(rename = "_meta", default)]
     meta: serde_json::Value,
+}
+
+/// SMAC3 writes single-objective values as a scalar and several as a list.
+fn one_or_many<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany<T> {
+        Many(Vec<T>),
+        One(T),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::Many(v) => v,
+        OneOrMany::One(x) => vec![x],
+    })
 }
 
 fn finite_one(x: f64) -> f64 {

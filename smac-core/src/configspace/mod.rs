@@ -11,7 +11,7 @@ mod error;
 mod forbidden;
 mod hyperparameter;
 pub mod json;
-mod neighbourhood;
+pub mod neighbourhood;
 mod value;
 
 pub use condition::Condition;
@@ -19,6 +19,7 @@ pub use configuration::Configuration;
 pub use error::ConfigSpaceError;
 pub use forbidden::{Forbidden, Relation};
 pub use hyperparameter::{CategoricalHp, ColumnType, FloatHp, HpKind, Hyperparameter, IntegerHp, OrdinalHp};
+pub use neighbourhood::NUMERIC_NEIGHBOURS;
 pub use value::Value;
 
 use condition::{Compiled, Op};

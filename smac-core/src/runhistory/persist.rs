@@ -138,7 +138,7 @@ impl RunHistory {
         path: &Path,
     ) -> Result<RunHistory, RunHistoryError> {
         let file_err = |reason: String| RunHistoryError::File { path: path.to_path_buf(), reason };
-        let root: Json = serde_json::from_str(text).map_err(|e| file_err(e.to_string()))?;
+        let root: Json = crate::json_compat::parse_lenient(text).map_err(|e| file_err(e.to_string()))?;
         let configs = root
             .get("configs")
             .and_then(Json::as_object)
