@@ -4,14 +4,38 @@
 //! every component can be overridden through the builder before `build(runner)`. The umbrella
 //! crate `smac` wraps these presets with default runners (in-process, local workers, clusters).
 
+use crate::acquisition::{ExpectedImprovement, LocalAndSortedRandomSearch};
 use crate::callback::Callback;
 use crate::config_selector::{ConfigGenerator, ConfigSelector};
+use crate::encoder::RunHistoryEncoder;
 use crate::error::SmacError;
 use crate::initial_design::{DesignKind, InitialDesign};
 use crate::intensifier::{FullEvaluationIntensifier, Intensifier};
+use crate::model_based::ModelBasedGenerator;
 use crate::runner::Runner;
 use crate::scenario::Scenario;
 use crate::smbo::{Smbo, SmboParts};
+use smac_surrogate::{FeatureType, GaussianProcess, GaussianProcessConfig, RandomForest, RandomForestConfig};
+
+/// Fraction of random configurations interleaved by the HPO facade (SMAC3).
+pub const HPO_RANDOM_PROBABILITY: f64 = 0.2;
+/// Fraction of random configurations interleaved by the BlackBox facade (SMAC3).
+pub const BLACKBOX_RANDOM_PROBABILITY: f64 = 0.084_472_323_717_205_52;
+
+/// Column types of the surrogate's inputs: hyperparameters, then instance features.
+pub fn feature_types(scenario: &Scenario) -> Vec<FeatureType> {
+    let mut types: Vec<FeatureType> = scenario
+        .configspace
+        .column_types()
+        .into_iter()
+        .map(|t| match t {
+            crate::configspace::ColumnType::Continuous => FeatureType::Continuous,
+            crate::configspace::ColumnType::Categorical(n) => FeatureType::Categorical(n),
+        })
+        .collect();
+    types.extend(std::iter::repeat_n(FeatureType::Continuous, scenario.n_instance_features()));
+    types
+}
 
 /// Builds an [`Smbo`] from a scenario and components.
 pub struct SmboBuilder {
@@ -38,6 +62,46 @@ impl SmboBuilder {
             persist: true,
             overwrite: false,
         }
+    }
+
+    /// SMAC3's `HyperparameterOptimizationFacade`: a random forest on log-scaled costs (10 trees,
+    /// all features per split), log-EI, the local-and-sorted-random maximizer with 10,000
+    /// challengers, 20% interleaved random configurations, challengers regenerated after 8, and
+    /// a Sobol design of `max(1, min(10·d, n_trials/4))` configurations plus the default one.
+    pub fn hpo(scenario: Scenario) -> Self {
+        let rf = RandomForestConfig { seed: scenario.seed, ..RandomForestConfig::hpo() };
+        let model = RandomForest::new(rf, feature_types(&scenario));
+        let generator = ModelBasedGenerator::new(
+            scenario.configspace.clone(),
+            Box::new(model),
+            Box::new(ExpectedImprovement::log(0.0)),
+            LocalAndSortedRandomSearch::default(),
+            RunHistoryEncoder::new(&scenario, true),
+        );
+        let design = InitialDesign::new(DesignKind::Sobol)
+            .additional_configs([scenario.configspace.default_configuration()]);
+        Self::random(scenario).initial_design(design).generator(Box::new(generator), HPO_RANDOM_PROBABILITY)
+    }
+
+    /// SMAC3's `BlackBoxFacade`: a Gaussian process (Matérn 5/2, ARD, fitted by marginal
+    /// likelihood), EI, 1,000 random challengers plus local search, about 8.4% random
+    /// configurations, retraining after every result, and a Sobol design of `8·d` (≤ 25%).
+    pub fn blackbox(scenario: Scenario) -> Self {
+        let gp = GaussianProcessConfig { seed: scenario.seed, ..GaussianProcessConfig::default() };
+        let model = GaussianProcess::new(gp, feature_types(&scenario));
+        let maximizer = LocalAndSortedRandomSearch { challengers: 1_000, ..Default::default() };
+        let generator = ModelBasedGenerator::new(
+            scenario.configspace.clone(),
+            Box::new(model),
+            Box::new(ExpectedImprovement::new(0.0)),
+            maximizer,
+            RunHistoryEncoder::new(&scenario, false),
+        );
+        let design = InitialDesign::new(DesignKind::Sobol).n_configs_per_hyperparameter(8);
+        Self::random(scenario)
+            .initial_design(design)
+            .generator(Box::new(generator), BLACKBOX_RANDOM_PROBABILITY)
+            .retrain_after(1)
     }
 
     /// The scenario being built for.

@@ -33,4 +33,7 @@ pub use intensifier::{FullEvaluationIntensifier, Intensifier};
 pub use run_directory::{OptimizationState, RunDirectory, TrajectoryEntry};
 pub use smbo::{Smbo, SmboParts};
 pub mod acquisition;
+pub mod encoder;
 pub mod json_compat;
+pub mod model_based;
+pub use model_based::ModelBasedGenerator;

@@ -1,0 +1,177 @@
+//! Turning the run history into training data for the surrogate (SMAC3's run-history encoders).
+//!
+//! One row per finished trial: the configuration vector, followed by the instance's features
+//! when the scenario has them. The target is the cost (for several objectives: costs normalized
+//! by their observed bounds and averaged, SMAC3's default aggregation), optionally log-scaled as
+//! SMAC3's HPO facade does: `ln((y − y₀) / (y_max − y₀))` with `y₀` a little below the minimum,
+//! which stretches the region of good costs where the search must be precise.
+//!
+//! Unlike SMAC3, non-finite costs (failed trials with an infinite crash cost) are imputed with the
+//! worst finite cost seen: an infinite target would wreck the forest's leaf means and the
+//! log-scaling, while "as bad as the worst" keeps the model away from crashing regions.
+
+use crate::runhistory::RunHistory;
+use crate::scenario::Scenario;
+use crate::trial::StatusType;
+use ndarray::{Array1, Array2};
+
+/// Tiny offset that keeps the logarithm finite at the minimum (SMAC3's `VERY_SMALL_NUMBER`).
+const VERY_SMALL: f64 = 1e-10;
+
+/// Encodes a run history as (X, y).
+#[derive(Clone, Debug)]
+pub struct RunHistoryEncoder {
+    /// Log-scale the targets (HPO facade).
+    pub log_scaled: bool,
+    /// Percentile that sets how far below the minimum the log-scaling origin lies (SMAC3: 5).
+    pub scale_percentage: f64,
+    n_params: usize,
+    features: Option<std::collections::BTreeMap<String, Vec<f64>>>,
+}
+
+/// Encoded training data.
+#[derive(Clone, Debug)]
+pub struct Encoded {
+    /// One row per trial: configuration vector (+ instance features).
+    pub x: Array2<f64>,
+    /// Transformed targets.
+    pub y: Array1<f64>,
+    /// Config id of each row.
+    pub config_ids: Vec<usize>,
+}
+
+impl RunHistoryEncoder {
+    /// An encoder for a scenario's space and instance features.
+    pub fn new(scenario: &Scenario, log_scaled: bool) -> Self {
+        RunHistoryEncoder {
+            log_scaled,
+            scale_percentage: 5.0,
+            n_params: scenario.configspace.len(),
+            features: scenario.instance_features.clone(),
+        }
+    }
+
+    /// Number of columns of X.
+    pub fn n_columns(&self) -> usize {
+        self.n_params + self.features.as_ref().and_then(|f| f.values().next()).map_or(0, Vec::len)
+    }
+
+    /// The instance feature vectors (empty without features).
+    pub fn feature_vectors(&self) -> Vec<Vec<f64>> {
+        self.features.as_ref().map(|f| f.values().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Encodes the finished trials (at `budget` when given) of a run history.
+    pub fn encode(&self, rh: &RunHistory, budget: Option<f64>) -> Encoded {
+        let mut rows: Vec<(usize, Option<&str>, f64)> = Vec::with_capacity(rh.len());
+        for (key, value) in rh.iter() {
+            if matches!(value.status, StatusType::Running | StatusType::Doesnotexist) {
+                continue;
+            }
+            if budget.is_some_and(|b| key.budget.map(f64::to_bits) != Some(b.to_bits())) {
+                continue;
+            }
+            let cost = if value.cost.iter().all(|c| c.is_finite()) {
+                rh.normalized_cost(&value.cost)
+            } else {
+                f64::NAN
+            };
+            rows.push((key.config_id, key.instance.as_deref(), cost));
+        }
+        let worst = rows.iter().map(|r| r.2).filter(|c| c.is_finite()).fold(f64::NEG_INFINITY, f64::max);
+        if !worst.is_finite() {
+            // Every trial failed: nothing to learn from yet.
+            return Encoded {
+                x: Array2::zeros((0, self.n_columns())),
+                y: Array1::zeros(0),
+                config_ids: Vec::new(),
+            };
+        }
+        let mut x = Array2::from_elem((rows.len(), self.n_columns()), f64::NAN);
+        let mut y = Array1::zeros(rows.len());
+        for (i, (id, instance, cost)) in rows.iter().enumerate() {
+            let config = rh.config(*id).expect("ids are valid");
+            for (j, v) in config.vector().iter().enumerate() {
+                x[[i, j]] = *v;
+            }
+            if let (Some(features), Some(inst)) = (&self.features, instance) {
+                if let Some(f) = features.get(*inst) {
+                    for (j, v) in f.iter().enumerate() {
+                        x[[i, self.n_params + j]] = *v;
+                    }
+                }
+            }
+            y[i] = if cost.is_finite() { *cost } else { worst };
+        }
+        if self.log_scaled {
+            log_scale(&mut y, self.scale_percentage);
+        }
+        Encoded { x, y, config_ids: rows.iter().map(|r| r.0).collect() }
+    }
+}
+
+/// SMAC3's log-scaling of responses into (−∞, 0].
+fn log_scale(y: &mut Array1<f64>, percentage: f64) {
+    if y.is_empty() {
+        return;
+    }
+    let min = y.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = y.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let perc = percentile(y.as_slice().expect("contiguous"), percentage);
+    let mut origin = min - (perc - min) - VERY_SMALL;
+    if origin >= max {
+        origin = max - VERY_SMALL * max.abs().max(1.0);
+    }
+    let span = max - origin;
+    y.mapv_inplace(|v| ((v - origin) / span).ln());
+}
+
+/// Linear-interpolation percentile (NumPy's default), `p` in [0, 100].
+pub fn percentile(values: &[f64], p: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = p / 100.0 * (sorted.len() - 1) as f64;
+    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configspace::{ConfigSpace, Hyperparameter};
+    use crate::trial::{unix_now, TrialInfo, TrialValue};
+    use rand::SeedableRng;
+
+    #[test]
+    fn percentile_matches_numpy() {
+        // numpy.percentile([1, 2, 3, 4, 10], 5) == 1.2
+        assert!((percentile(&[4.0, 1.0, 10.0, 3.0, 2.0], 5.0) - 1.2).abs() < 1e-12);
+        assert_eq!(percentile(&[7.0], 5.0), 7.0);
+    }
+
+    #[test]
+    fn log_scaling_orders_and_imputes_failures() {
+        let mut cs = ConfigSpace::new("e");
+        cs.add(Hyperparameter::float("x", 0.0, 1.0)).unwrap();
+        let scenario = Scenario::builder(cs).build().unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let configs = scenario.configspace.sample(4, &mut rng).unwrap();
+        let mut rh = RunHistory::new(1);
+        for (c, cost) in configs.iter().zip([3.0, 1.0, 2.0]) {
+            rh.add(&TrialInfo::new(c.clone(), Some(0)), TrialValue::success(vec![cost], unix_now()));
+        }
+        rh.add(
+            &TrialInfo::new(configs[3].clone(), Some(0)),
+            TrialValue::failure(StatusType::Crashed, vec![f64::INFINITY], "x", unix_now()),
+        );
+        let enc = RunHistoryEncoder::new(&scenario, true).encode(&rh, None);
+        assert_eq!(enc.x.nrows(), 4);
+        let y = enc.y.to_vec();
+        assert!(y[1] < y[2] && y[2] < y[0], "{y:?}");
+        assert_eq!(y[0], 0.0, "the maximum maps to ln(1)");
+        assert_eq!(y[3], y[0], "the crash is imputed with the worst cost");
+        let plain = RunHistoryEncoder::new(&scenario, false).encode(&rh, None);
+        assert_eq!(plain.y.to_vec(), vec![3.0, 1.0, 2.0, 3.0]);
+        assert_eq!(plain.x[[1, 0]], configs[1].vector()[0]);
+    }
+}

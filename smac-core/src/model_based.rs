@@ -1,0 +1,188 @@
+//! Model-based challengers: fit the surrogate on the run history, then maximize the acquisition
+//! function over the space. This is what makes SMAC Bayesian optimization rather than random
+//! search; it plugs into the [`ConfigSelector`](crate::config_selector::ConfigSelector) as its
+//! [`ConfigGenerator`].
+//!
+//! The model is refitted only when new results have arrived since the last fit. With instance
+//! features, predictions for a configuration are marginalized over the instances (mean of the
+//! per-instance means, mean of the variances), as SMAC3's `predict_marginalized` does.
+
+use crate::acquisition::{AcquisitionContext, AcquisitionFunction, LocalAndSortedRandomSearch};
+use crate::config_selector::ConfigGenerator;
+use crate::configspace::{ConfigSpace, Configuration};
+use crate::encoder::RunHistoryEncoder;
+use crate::error::SmacError;
+use crate::runhistory::RunHistory;
+use ndarray::{Array1, Array2};
+use rand_chacha::ChaCha8Rng;
+use smac_surrogate::Surrogate;
+use std::collections::HashSet;
+use std::sync::Arc;
+use tracing::debug;
+
+/// Origin of challengers found by local search.
+pub const LOCAL_SEARCH_ORIGIN: &str = "Acquisition Function Maximizer: Local Search";
+/// Origin of challengers found by the sorted random search.
+pub const RANDOM_SEARCH_ORIGIN: &str = "Acquisition Function Maximizer: Random Search (sorted)";
+
+/// Surrogate + acquisition function + maximizer.
+pub struct ModelBasedGenerator {
+    space: Arc<ConfigSpace>,
+    model: Box<dyn Surrogate>,
+    acquisition: Box<dyn AcquisitionFunction>,
+    maximizer: LocalAndSortedRandomSearch,
+    encoder: RunHistoryEncoder,
+    features: Vec<Vec<f64>>,
+    fitted_on: Option<usize>,
+    n_rows: usize,
+    n_return: usize,
+}
+
+impl ModelBasedGenerator {
+    /// Combines the parts; `n_return` challengers are handed to the selector per maximization.
+    pub fn new(
+        space: Arc<ConfigSpace>,
+        model: Box<dyn Surrogate>,
+        acquisition: Box<dyn AcquisitionFunction>,
+        maximizer: LocalAndSortedRandomSearch,
+        encoder: RunHistoryEncoder,
+    ) -> Self {
+        let features = encoder.feature_vectors();
+        ModelBasedGenerator {
+            space,
+            model,
+            acquisition,
+            maximizer,
+            encoder,
+            features,
+            fitted_on: None,
+            n_rows: 0,
+            n_return: 100,
+        }
+    }
+
+    /// Sets how many sorted challengers one maximization returns.
+    pub fn n_return(mut self, n: usize) -> Self {
+        self.n_return = n.max(1);
+        self
+    }
+
+    /// Predictive mean and variance for configuration vectors, marginalized over instances.
+    fn predict(&self, vectors: &[Vec<f64>]) -> Result<(Array1<f64>, Array1<f64>), SmacError> {
+        predict_marginalized(
+            &*self.model,
+            self.space.len(),
+            self.encoder.n_columns(),
+            &self.features,
+            vectors,
+        )
+    }
+
+    fn fit(&mut self, rh: &RunHistory) -> Result<bool, SmacError> {
+        if self.fitted_on == Some(rh.len()) {
+            return Ok(self.n_rows > 0);
+        }
+        let data = self.encoder.encode(rh, None);
+        self.n_rows = data.y.len();
+        self.fitted_on = Some(rh.len());
+        if self.n_rows == 0 {
+            return Ok(false);
+        }
+        self.model.fit(data.x.view(), data.y.view()).map_err(|e| SmacError::Surrogate(e.to_string()))?;
+        Ok(true)
+    }
+}
+
+impl ConfigGenerator for ModelBasedGenerator {
+    fn challengers(
+        &mut self,
+        rh: &RunHistory,
+        _incumbents: &[Configuration],
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Vec<Configuration>, SmacError> {
+        if !self.fit(rh)? {
+            return Ok(Vec::new());
+        }
+        // The incumbent value is the best predicted mean among evaluated configurations (SMAC3).
+        let mut seen = HashSet::new();
+        let observed: Vec<Vec<f64>> = rh
+            .iter()
+            .filter(|(k, _)| seen.insert(k.config_id))
+            .map(|(k, _)| rh.config(k.config_id).expect("valid id").vector().to_vec())
+            .collect();
+        let (observed_mean, _) = self.predict(&observed)?;
+        let eta = observed_mean.iter().copied().fold(f64::INFINITY, f64::min);
+        self.acquisition.update(AcquisitionContext {
+            eta,
+            n_data: self.n_rows,
+            dim: self.encoder.n_columns(),
+        });
+        let mut by_mean: Vec<usize> = (0..observed.len()).collect();
+        by_mean.sort_by(|a, b| observed_mean[*a].total_cmp(&observed_mean[*b]));
+        let starts: Vec<Vec<f64>> = by_mean.iter().map(|i| observed[*i].clone()).collect();
+
+        let (d, n_cols) = (self.space.len(), self.encoder.n_columns());
+        let mut scores = Vec::new();
+        let mut scorer = |batch: &[Vec<f64>]| -> Result<Vec<f64>, SmacError> {
+            let (m, v) = predict_marginalized(&*self.model, d, n_cols, &self.features, batch)?;
+            scores.resize(batch.len(), 0.0);
+            self.acquisition.score(
+                m.as_slice().expect("contiguous"),
+                v.as_slice().expect("contiguous"),
+                &mut scores,
+            );
+            Ok(scores.clone())
+        };
+        let candidates = self.maximizer.maximize(&self.space, &mut scorer, &starts, self.n_return, rng)?;
+        debug!(
+            n = candidates.len(),
+            best = candidates.first().map(|c| c.score),
+            eta,
+            "maximized the acquisition"
+        );
+        Ok(candidates
+            .into_iter()
+            .map(|c| {
+                let origin = if c.from_local_search { LOCAL_SEARCH_ORIGIN } else { RANDOM_SEARCH_ORIGIN };
+                Configuration::from_canonical_vector(&self.space, c.vector).with_origin(origin)
+            })
+            .collect())
+    }
+}
+
+/// Predicts configuration vectors; with instance features, averages over the instances.
+fn predict_marginalized(
+    model: &dyn Surrogate,
+    d: usize,
+    n_cols: usize,
+    features: &[Vec<f64>],
+    vectors: &[Vec<f64>],
+) -> Result<(Array1<f64>, Array1<f64>), SmacError> {
+    let surrogate_err = |e: smac_surrogate::SurrogateError| SmacError::Surrogate(e.to_string());
+    let build = |f: Option<&Vec<f64>>| {
+        let mut x = Array2::zeros((vectors.len(), n_cols));
+        for (i, v) in vectors.iter().enumerate() {
+            for (j, value) in v.iter().enumerate() {
+                x[[i, j]] = *value;
+            }
+            if let Some(f) = f {
+                for (j, value) in f.iter().enumerate() {
+                    x[[i, d + j]] = *value;
+                }
+            }
+        }
+        x
+    };
+    if features.is_empty() {
+        return model.predict(build(None).view()).map_err(surrogate_err);
+    }
+    let mut mean = Array1::zeros(vectors.len());
+    let mut var = Array1::zeros(vectors.len());
+    for f in features {
+        let (m, v) = model.predict(build(Some(f)).view()).map_err(surrogate_err)?;
+        mean += &m;
+        var += &v;
+    }
+    let k = features.len() as f64;
+    Ok((mean / k, var / k))
+}

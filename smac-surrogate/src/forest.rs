@@ -1,0 +1,207 @@
+//! SMAC3's random forest surrogate (`smac/model/random_forest/random_forest.py` on pyrfr).
+//!
+//! Semantics:
+//! * each tree is grown on a bootstrap sample of size n (or on all rows without bootstrapping),
+//!   examining `max(1, round(ratio_features · d))` random features per split;
+//! * inactive (NaN) values are imputed (−1 for continuous, `n_choices` for categorical columns);
+//! * a leaf predicts the mean of its targets, or `ln(mean(exp(y)) + 1e-10)` with `log_y` (the
+//!   targets are then already log costs, as in SMAC3);
+//! * the forest predicts the mean over trees and the population variance over trees, floored at
+//!   [`VARIANCE_FLOOR`].
+//!
+//! # Why a dedicated tree learner instead of smartcore
+//! smartcore's `RandomForestRegressor` hides its per-tree predictions (needed for the variance)
+//! and has no categorical splits or imputation, so it could only be used as ten single-tree
+//! forests with different seeds. Measured on the 2-core development machine (release build,
+//! d = 6, SMAC3 HPO settings: 10 trees, min_samples_leaf 1, ratio_features 1; medians;
+//! `cargo bench -p smac-surrogate --bench rf_fit` and `--bench smartcore_baseline`):
+//!
+//! | n      | fit (this crate) | predict 10k (this crate) | fit (smartcore) | predict 10k (smartcore) |
+//! |--------|------------------|--------------------------|-----------------|-------------------------|
+//! | 100    | 0.2 ms           | 1.7 ms                   | 0.9 ms          | 13.5 ms                 |
+//! | 1,000  | 3.4 ms           | 2.7 ms                   | 49 ms           | 23 ms                   |
+//! | 10,000 | 45 ms            | 4.3 ms                   | 4,870 ms        | 44 ms                   |
+//!
+//! smartcore re-sorts at every node and its fit grows roughly quadratically; the dedicated
+//! learner (see module `tree`) presorts each column once per forest, grows trees in
+//! O(d · n log n) and predicts with a branch-free, block-wise traversal. Sorting per node
+//! instead of partitioning presorted orders was also measured: 0.7 / 10 / 136 ms to fit
+//! n = 100 / 1,000 / 10,000, about 3× slower, so presorting was kept.
+//!
+//! Trees are grown sequentially: the optimizer often runs other work on the (two) cores, and a
+//! fit at n = 1,000 already takes only a few milliseconds.
+
+use ndarray::{Array1, ArrayView1, ArrayView2};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::tree::{TrainData, Tree, TreeParams, Workspace};
+use crate::{FeatureType, Surrogate, SurrogateError, VARIANCE_FLOOR};
+
+/// Number of query rows pushed through one tree at a time in `predict`.
+const PREDICT_BLOCK: usize = 256;
+
+/// Hyperparameters of [`RandomForest`] (names follow SMAC3's `RandomForest`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RandomForestConfig {
+    /// Number of trees.
+    pub n_trees: usize,
+    /// Fraction of the features examined at each split.
+    pub ratio_features: f64,
+    /// Nodes with fewer samples are not split.
+    pub min_samples_split: usize,
+    /// Minimum number of samples in each leaf.
+    pub min_samples_leaf: usize,
+    /// Maximum tree depth.
+    pub max_depth: usize,
+    /// Grow each tree on a bootstrap sample.
+    pub bootstrapping: bool,
+    /// Targets are log-scaled costs; leaves average in the original scale.
+    pub log_y: bool,
+    /// Seed of the random number generator.
+    pub seed: u64,
+}
+
+impl RandomForestConfig {
+    /// The configuration used by SMAC3's hyperparameter-optimization facade.
+    pub fn hpo() -> Self {
+        Self {
+            n_trees: 10,
+            ratio_features: 1.0,
+            min_samples_split: 2,
+            min_samples_leaf: 1,
+            max_depth: 1 << 20,
+            bootstrapping: true,
+            log_y: true,
+            seed: 0,
+        }
+    }
+}
+
+impl Default for RandomForestConfig {
+    /// SMAC3's `RandomForest` class defaults.
+    fn default() -> Self {
+        Self {
+            n_trees: 10,
+            ratio_features: 5.0 / 6.0,
+            min_samples_split: 3,
+            min_samples_leaf: 3,
+            max_depth: 1 << 20,
+            bootstrapping: true,
+            log_y: false,
+            seed: 0,
+        }
+    }
+}
+
+/// A random forest regressor with predictive variance across trees.
+#[derive(Debug, Clone)]
+pub struct RandomForest {
+    config: RandomForestConfig,
+    types: Vec<FeatureType>,
+    trees: Vec<Tree>,
+}
+
+impl RandomForest {
+    /// Creates an unfitted forest for columns of the given types.
+    pub fn new(config: RandomForestConfig, types: Vec<FeatureType>) -> Self {
+        Self { config, types, trees: Vec::new() }
+    }
+
+    /// The forest's configuration.
+    pub fn config(&self) -> &RandomForestConfig {
+        &self.config
+    }
+
+    /// The column types the forest was created with.
+    pub fn types(&self) -> &[FeatureType] {
+        &self.types
+    }
+
+    fn tree_params(&self) -> TreeParams {
+        let d = self.types.len();
+        let max_features = ((self.config.ratio_features * d as f64).round() as usize).clamp(1, d.max(1));
+        TreeParams {
+            max_features,
+            min_samples_split: self.config.min_samples_split,
+            min_samples_leaf: self.config.min_samples_leaf.max(1),
+            max_depth: self.config.max_depth,
+            log_y: self.config.log_y,
+        }
+    }
+}
+
+impl Surrogate for RandomForest {
+    fn fit(&mut self, x: ArrayView2<f64>, y: ArrayView1<f64>) -> Result<(), SurrogateError> {
+        crate::check_fit_input(&x, &y, &self.types)?;
+        if self.config.n_trees == 0 {
+            return Err(SurrogateError::InvalidConfig("a random forest needs at least one tree".into()));
+        }
+        let data = TrainData::new(&x, &y, &self.types)?;
+        let params = self.tree_params();
+        let n = data.n_rows();
+        let mut ws = Workspace::default();
+        let mut counts = vec![0u32; n];
+        let mut trees = Vec::with_capacity(self.config.n_trees);
+        for t in 0..self.config.n_trees {
+            let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed);
+            rng.set_stream(t as u64);
+            if self.config.bootstrapping {
+                counts.fill(0);
+                for _ in 0..n {
+                    counts[rng.random_range(0..n)] += 1;
+                }
+            } else {
+                counts.fill(1);
+            }
+            trees.push(Tree::fit(&data, &counts, &params, &mut rng, &mut ws));
+        }
+        self.trees = trees;
+        tracing::debug!(n_rows = n, n_trees = self.trees.len(), "fitted random forest");
+        Ok(())
+    }
+
+    fn predict(&self, x: ArrayView2<f64>) -> Result<(Array1<f64>, Array1<f64>), SurrogateError> {
+        if self.trees.is_empty() {
+            return Err(SurrogateError::NotFitted);
+        }
+        crate::check_columns(&x, &self.types)?;
+        let (n, d) = x.dim();
+        let n_trees = self.trees.len();
+        let mut mean = Array1::zeros(n);
+        let mut var = Array1::zeros(n);
+        // Rows are processed in blocks, trees in the outer loop, so that each tree's nodes stay
+        // in L1 while a block is pushed through it.
+        let stride = d + 1;
+        let block = PREDICT_BLOCK.min(n.max(1));
+        let mut rows = vec![f64::NEG_INFINITY; block * stride];
+        let mut idx = vec![0u32; block];
+        let mut values = vec![0.0; block * n_trees];
+        for block_start in (0..n).step_by(block) {
+            let len = block.min(n - block_start);
+            for (b, row) in rows.chunks_exact_mut(stride).take(len).enumerate() {
+                crate::impute_row(&x, block_start + b, &self.types, &mut row[..d])?;
+            }
+            for (t, tree) in self.trees.iter().enumerate() {
+                tree.predict_block(
+                    &rows[..len * stride],
+                    &mut idx[..len],
+                    &mut values[t * block..t * block + len],
+                );
+            }
+            for b in 0..len {
+                let per_tree = (0..n_trees).map(|t| values[t * block + b]);
+                let m = per_tree.clone().sum::<f64>() / n_trees as f64;
+                let v = per_tree.map(|v| (v - m) * (v - m)).sum::<f64>() / n_trees as f64;
+                mean[block_start + b] = m;
+                var[block_start + b] = v.max(VARIANCE_FLOOR);
+            }
+        }
+        Ok((mean, var))
+    }
+
+    fn is_fitted(&self) -> bool {
+        !self.trees.is_empty()
+    }
+}

@@ -1,0 +1,147 @@
+//! Facades: SMAC3's presets wired to a default runner.
+//!
+//! `RandomFacade::new(scenario, target)` gives a ready [`Optimizer`]; `RandomFacade::builder`
+//! lets you override components, add callbacks or bring your own [`Runner`] (a parallel runner,
+//! a cluster client). With `scenario.n_workers == 1` a closure target runs in-process with no
+//! runner overhead.
+
+use smac_core::{
+    Callback, FnTarget, InitialDesign, Intensifier, Runner, Scenario, SmacError, Smbo, SmboBuilder,
+    TargetFunction, TargetFunctionRunner, TargetOutput, TrialInfo,
+};
+use std::fmt::Display;
+
+/// The optimization loop over any runner, as the facades build it.
+pub type Optimizer = Smbo<Box<dyn Runner>>;
+
+/// Builder shared by all facades: a component preset plus the runner to use.
+pub struct FacadeBuilder {
+    inner: SmboBuilder,
+    runner: Option<Box<dyn Runner>>,
+}
+
+impl FacadeBuilder {
+    fn new(inner: SmboBuilder) -> Self {
+        FacadeBuilder { inner, runner: None }
+    }
+
+    /// Evaluates trials with a target: in-process when the scenario has one worker.
+    pub fn target(mut self, target: impl TargetFunction + 'static) -> Result<Self, SmacError> {
+        let scenario = self.inner.scenario();
+        if scenario.n_workers > 1 {
+            return Err(SmacError::Runner(smac_core::RunnerError::Other(format!(
+                "n_workers = {} needs a parallel runner: pass one with `.runner(..)` (see smac::runner)",
+                scenario.n_workers
+            ))));
+        }
+        let crash_cost = scenario.crash_cost.clone();
+        self.runner = Some(Box::new(TargetFunctionRunner::new(target, crash_cost)));
+        Ok(self)
+    }
+
+    /// Evaluates trials with a closure `Fn(&TrialInfo) -> Result<cost(s), error>`.
+    pub fn target_fn<F, O, E>(self, f: F) -> Result<Self, SmacError>
+    where
+        F: Fn(&TrialInfo) -> Result<O, E> + Send + Sync + 'static,
+        O: Into<TargetOutput>,
+        E: Display,
+    {
+        self.target(FnTarget(f))
+    }
+
+    /// Evaluates trials with any runner (parallel, cluster client, …).
+    pub fn runner(mut self, runner: impl Runner + 'static) -> Self {
+        self.runner = Some(Box::new(runner));
+        self
+    }
+
+    /// Replaces the initial design.
+    pub fn initial_design(mut self, design: InitialDesign) -> Self {
+        self.inner = self.inner.initial_design(design);
+        self
+    }
+
+    /// Replaces the intensifier.
+    pub fn intensifier(mut self, intensifier: Box<dyn Intensifier>) -> Self {
+        self.inner = self.inner.intensifier(intensifier);
+        self
+    }
+
+    /// Adds a callback.
+    pub fn callback(mut self, cb: impl Callback + 'static) -> Self {
+        self.inner = self.inner.callback(cb);
+        self
+    }
+
+    /// Replaces a different run found in the run directory.
+    pub fn overwrite(mut self, overwrite: bool) -> Self {
+        self.inner = self.inner.overwrite(overwrite);
+        self
+    }
+
+    /// Whether to write (and continue) the run directory; default true.
+    pub fn persist(mut self, persist: bool) -> Self {
+        self.inner = self.inner.persist(persist);
+        self
+    }
+
+    /// Gives access to the underlying component builder.
+    pub fn map(mut self, f: impl FnOnce(SmboBuilder) -> SmboBuilder) -> Self {
+        self.inner = f(self.inner);
+        self
+    }
+
+    /// Assembles the optimizer.
+    pub fn build(self) -> Result<Optimizer, SmacError> {
+        let runner = self.runner.ok_or_else(|| {
+            SmacError::Runner(smac_core::RunnerError::Other(
+                "no target or runner was given to the facade".into(),
+            ))
+        })?;
+        self.inner.build(runner)
+    }
+}
+
+macro_rules! facade {
+    ($(#[$doc:meta])* $name:ident, $preset:path) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl $name {
+            /// An optimizer with this facade's defaults for a closure target
+            /// `Fn(&TrialInfo) -> Result<cost(s), error>`.
+            // Facades are presets that assemble an `Optimizer`, as in SMAC3.
+            #[allow(clippy::new_ret_no_self)]
+            pub fn new<F, O, E>(scenario: Scenario, target: F) -> Result<Optimizer, SmacError>
+            where
+                F: Fn(&TrialInfo) -> Result<O, E> + Send + Sync + 'static,
+                O: Into<TargetOutput>,
+                E: Display,
+            {
+                Self::builder(scenario).target_fn(target)?.build()
+            }
+
+            /// A builder with this facade's defaults, to override components or the runner.
+            pub fn builder(scenario: Scenario) -> FacadeBuilder {
+                FacadeBuilder::new($preset(scenario))
+            }
+        }
+    };
+}
+
+facade!(
+    /// SMAC3's `HyperparameterOptimizationFacade`: random forest on log-scaled costs, log-EI,
+    /// Sobol initial design; the default choice for expensive, mixed or conditional spaces.
+    HyperparameterOptimizationFacade,
+    SmboBuilder::hpo
+);
+facade!(
+    /// SMAC3's `BlackBoxFacade`: Gaussian process with EI for low-dimensional continuous problems.
+    BlackBoxFacade,
+    SmboBuilder::blackbox
+);
+facade!(
+    /// SMAC3's `RandomFacade`: random search (the default configuration first).
+    RandomFacade,
+    SmboBuilder::random
+);
