@@ -2,7 +2,9 @@
 //!
 //! Semantics:
 //! * each tree is grown on a bootstrap sample of size n (or on all rows without bootstrapping),
-//!   examining `max(1, round(ratio_features · d))` random features per split;
+//!   examining `max(1, round(ratio_features · d))` random features per split (more only if none
+//!   of those can split the node); rows drawn several times count with their multiplicity in
+//!   split criteria, `min_samples_*` and leaf values;
 //! * inactive (NaN) values are imputed (−1 for continuous, `n_choices` for categorical columns);
 //! * a leaf predicts the mean of its targets, or `ln(mean(exp(y)) + 1e-10)` with `log_y` (the
 //!   targets are then already log costs, as in SMAC3);

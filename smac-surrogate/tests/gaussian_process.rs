@@ -1,6 +1,7 @@
 //! Behavioural tests of the Gaussian-process surrogate.
 
 use ndarray::{array, s, Array1, Array2};
+use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use smac_surrogate::{
@@ -166,4 +167,27 @@ fn errors_are_reported() {
     let inverted = GaussianProcessConfig { length_scale_bounds: (1.0, 0.5), ..Default::default() };
     let mut gp = GaussianProcess::new(inverted, vec![FeatureType::Continuous; 2]);
     assert!(matches!(gp.fit(x.view(), array![0.0, 1.0, 2.0].view()), Err(SurrogateError::InvalidConfig(_))));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn predictions_are_finite_on_arbitrary_data(
+        data in prop::collection::vec((0u8..5, 0.0f64..1.0, -1e3f64..1e3), 1..15),
+        seed in any::<u64>(),
+    ) {
+        // Coarse inputs produce duplicates; targets span several orders of magnitude.
+        let n = data.len();
+        let x = Array2::from_shape_fn((n, 2), |(i, j)| {
+            if j == 0 { data[i].0 as f64 / 4.0 } else { data[i].1 }
+        });
+        let y: Array1<f64> = data.iter().map(|d| d.2).collect();
+        let config = GaussianProcessConfig { seed, ..Default::default() };
+        let mut gp = GaussianProcess::new(config, vec![FeatureType::Continuous; 2]);
+        gp.fit(x.view(), y.view()).unwrap();
+        let (mean, var) = gp.predict(sample(20, 2, seed).view()).unwrap();
+        prop_assert!(mean.iter().all(|m| m.is_finite()));
+        prop_assert!(var.iter().all(|&v| v.is_finite() && v >= VARIANCE_FLOOR));
+    }
 }
