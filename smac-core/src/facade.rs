@@ -104,6 +104,11 @@ impl SmboBuilder {
             .retrain_after(1)
     }
 
+    /// Takes the challenger generator out of the preset (to inspect or wrap it).
+    pub fn take_generator(&mut self) -> Option<Box<dyn ConfigGenerator>> {
+        self.generator.take().map(|(g, _)| g)
+    }
+
     /// The scenario being built for.
     pub fn scenario(&self) -> &Scenario {
         &self.scenario

@@ -105,6 +105,7 @@ impl ConfigGenerator for ModelBasedGenerator {
         }
         // The incumbent value is the best predicted mean among evaluated configurations (SMAC3).
         let mut seen = HashSet::new();
+        let evaluated: HashSet<Vec<u64>> = rh.configs().iter().map(|c| config_key(c.vector())).collect();
         let observed: Vec<Vec<f64>> = rh
             .iter()
             .filter(|(k, _)| seen.insert(k.config_id))
@@ -142,6 +143,7 @@ impl ConfigGenerator for ModelBasedGenerator {
         );
         Ok(candidates
             .into_iter()
+            .filter(|c| !evaluated.contains(&config_key(&c.vector)))
             .map(|c| {
                 let origin = if c.from_local_search { LOCAL_SEARCH_ORIGIN } else { RANDOM_SEARCH_ORIGIN };
                 Configuration::from_canonical_vector(&self.space, c.vector).with_origin(origin)
@@ -185,4 +187,9 @@ fn predict_marginalized(
     }
     let k = features.len() as f64;
     Ok((mean / k, var / k))
+}
+
+/// Bit pattern of a vector, for exact set membership.
+fn config_key(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|x| if x.is_nan() { u64::MAX } else { x.to_bits() }).collect()
 }
