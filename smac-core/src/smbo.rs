@@ -185,6 +185,7 @@ impl<R: Runner> Smbo<R> {
             self.record_incumbent_change();
         }
         debug!(n = self.runhistory.len(), status = ?value.status, cost = ?value.cost, "told trial");
+        self.log_progress();
         self.persist(false)?;
         let mut go_on = true;
         self.with_callbacks(|cb, state| go_on &= cb.on_tell(state, &trial, &value));
@@ -337,6 +338,28 @@ impl<R: Runner> Smbo<R> {
             trial: self.runhistory.len(),
             walltime: self.elapsed(),
         });
+    }
+
+    /// An info line every tenth of the trial budget, so long runs show progress in the logs.
+    fn log_progress(&self) {
+        let n = self.runhistory.len();
+        let step = (self.scenario.n_trials / 10).max(1);
+        if n % step == 0 {
+            let best = self
+                .intensifier
+                .incumbents()
+                .first()
+                .and_then(|c| self.runhistory.config_id(c))
+                .and_then(|id| self.runhistory.average_cost(id));
+            info!(
+                done = n,
+                total = self.scenario.n_trials,
+                running = self.runhistory.n_running(),
+                elapsed_s = format!("{:.1}", self.elapsed()),
+                incumbent_cost = ?best,
+                "progress"
+            );
+        }
     }
 
     fn ensure_started(&mut self) {
