@@ -9,7 +9,8 @@
 use clap::Parser;
 use smac::benchmarks::{self, BenchFunction};
 use smac::{
-    BlackBoxFacade, Configuration, HyperparameterOptimizationFacade, RandomFacade, Scenario, TrialInfo,
+    BlackBoxFacade, Configuration, DesignKind, HyperparameterOptimizationFacade, InitialDesign, RandomFacade,
+    Scenario, TrialInfo,
 };
 use std::collections::BTreeMap;
 use std::ops::Range;
