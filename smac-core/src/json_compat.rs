@@ -5,6 +5,28 @@
 //! parsing; our own writers never produce them (they write the largest finite double, which
 //! every JSON reader accepts and which we read back as infinity).
 
+/// Maps ±infinity to ± the largest finite double, which every JSON reader accepts.
+pub fn to_finite(x: f64) -> f64 {
+    if x == f64::INFINITY {
+        f64::MAX
+    } else if x == f64::NEG_INFINITY {
+        f64::MIN
+    } else {
+        x
+    }
+}
+
+/// Inverse of [`to_finite`]: ± the largest finite double (or beyond) is read as ±infinity.
+pub fn from_finite(x: f64) -> f64 {
+    if x >= f64::MAX {
+        f64::INFINITY
+    } else if x <= f64::MIN {
+        f64::NEG_INFINITY
+    } else {
+        x
+    }
+}
+
 /// Parses JSON that may contain Python's `Infinity`, `-Infinity` and `NaN` tokens.
 pub fn parse_lenient(text: &str) -> serde_json::Result<serde_json::Value> {
     match serde_json::from_str(text) {

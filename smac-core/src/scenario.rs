@@ -6,6 +6,7 @@
 //! infinity and SMAC3's own `Infinity` token is not valid JSON for other readers).
 
 use crate::configspace::ConfigSpace;
+use crate::json_compat::{from_finite, to_finite};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -329,8 +330,8 @@ impl Scenario {
             objectives: self.objectives.clone(),
             crash_cost: finite(&self.crash_cost),
             termination_cost_threshold: finite(&self.termination_cost_threshold),
-            walltime_limit: finite_one(self.walltime_limit),
-            cputime_limit: finite_one(self.cputime_limit),
+            walltime_limit: to_finite(self.walltime_limit),
+            cputime_limit: to_finite(self.cputime_limit),
             trial_walltime_limit: self.trial_walltime_limit,
             trial_memory_limit: self.trial_memory_limit,
             n_trials: self.n_trials,
@@ -388,8 +389,8 @@ impl Scenario {
             objectives: f.objectives,
             crash_cost: infinite(&f.crash_cost),
             termination_cost_threshold: infinite(&f.termination_cost_threshold),
-            walltime_limit: infinite_one(f.walltime_limit),
-            cputime_limit: infinite_one(f.cputime_limit),
+            walltime_limit: from_finite(f.walltime_limit),
+            cputime_limit: from_finite(f.cputime_limit),
             trial_walltime_limit: f.trial_walltime_limit,
             trial_memory_limit: f.trial_memory_limit,
             n_trials: f.n_trials,
@@ -452,32 +453,12 @@ where
     })
 }
 
-fn finite_one(x: f64) -> f64 {
-    if x == f64::INFINITY {
-        f64::MAX
-    } else if x == f64::NEG_INFINITY {
-        f64::MIN
-    } else {
-        x
-    }
-}
-
-fn infinite_one(x: f64) -> f64 {
-    if x >= f64::MAX {
-        f64::INFINITY
-    } else if x <= f64::MIN {
-        f64::NEG_INFINITY
-    } else {
-        x
-    }
-}
-
 fn finite(v: &[f64]) -> Vec<f64> {
-    v.iter().copied().map(finite_one).collect()
+    v.iter().copied().map(to_finite).collect()
 }
 
 fn infinite(v: &[f64]) -> Vec<f64> {
-    v.iter().copied().map(infinite_one).collect()
+    v.iter().copied().map(from_finite).collect()
 }
 
 #[cfg(test)]

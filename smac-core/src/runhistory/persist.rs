@@ -13,6 +13,7 @@
 
 use super::{ConfigId, RunHistory};
 use crate::configspace::{ConfigSpace, ConfigSpaceError, Configuration};
+use crate::json_compat::{from_finite as unfinite, to_finite};
 use crate::trial::{StatusType, TrialInfo, TrialValue};
 use serde_json::{json, Value as Json};
 use std::fmt::Write as _;
@@ -35,32 +36,12 @@ pub enum RunHistoryError {
     Row { path: PathBuf, row: usize, reason: String },
 }
 
-fn finite(x: f64) -> f64 {
-    if x.is_finite() {
-        x
-    } else if x > 0.0 {
-        f64::MAX
-    } else {
-        f64::MIN
-    }
-}
-
-fn unfinite(x: f64) -> f64 {
-    if x >= f64::MAX {
-        f64::INFINITY
-    } else if x <= f64::MIN {
-        f64::NEG_INFINITY
-    } else {
-        x
-    }
-}
-
 /// Renders one data row as SMAC3 writes it.
 pub(super) fn render_row(id: ConfigId, trial: &TrialInfo, v: &TrialValue) -> String {
     let cost = if v.cost.len() == 1 {
-        json!(finite(v.cost[0]))
+        json!(to_finite(v.cost[0]))
     } else {
-        Json::from(v.cost.iter().map(|c| finite(*c)).collect::<Vec<_>>())
+        Json::from(v.cost.iter().map(|c| to_finite(*c)).collect::<Vec<_>>())
     };
     json!({
         "config_id": id,
@@ -68,11 +49,11 @@ pub(super) fn render_row(id: ConfigId, trial: &TrialInfo, v: &TrialValue) -> Str
         "seed": trial.seed,
         "budget": trial.budget,
         "cost": cost,
-        "time": finite(v.time),
-        "cpu_time": finite(v.cpu_time),
+        "time": to_finite(v.time),
+        "cpu_time": to_finite(v.cpu_time),
         "status": v.status as u8,
-        "starttime": finite(v.starttime),
-        "endtime": finite(v.endtime),
+        "starttime": to_finite(v.starttime),
+        "endtime": to_finite(v.endtime),
         "additional_info": v.additional_info,
     })
     .to_string()
