@@ -39,6 +39,16 @@ pub struct LocalAndSortedRandomSearch {
     pub max_steps: usize,
     /// Gaussian neighbours per numeric hyperparameter.
     pub numeric_neighbours: usize,
+    /// Initial width of numeric neighbour steps on the unit axis (SMAC3: 0.05).
+    pub stdev_init: f64,
+    /// Smallest step width (SMAC3: 0.005).
+    pub stdev_min: f64,
+    /// Largest step width (SMAC3: 0.05 · 2³).
+    pub stdev_max: f64,
+    /// Non-improving steps between halvings of the step width (SMAC3: 3).
+    pub downscale_interval: usize,
+    /// Consecutive improvements that double the step width (SMAC3: 3).
+    pub upscale_threshold: usize,
 }
 
 impl Default for LocalAndSortedRandomSearch {
@@ -49,6 +59,11 @@ impl Default for LocalAndSortedRandomSearch {
             plateau_steps: 10,
             max_steps: 200,
             numeric_neighbours: crate::configspace::NUMERIC_NEIGHBOURS,
+            stdev_init: 0.05,
+            stdev_min: 0.005,
+            stdev_max: 0.4,
+            downscale_interval: 3,
+            upscale_threshold: 3,
         }
     }
 }
@@ -97,7 +112,10 @@ impl LocalAndSortedRandomSearch {
         Ok(candidates)
     }
 
-    /// Steepest-ascent one-exchange local search with bounded plateau walks.
+    /// Steepest-ascent one-exchange local search with SMAC3 2.4's adaptive step width: steps
+    /// start small (σ = 0.05) so the search refines around good points, widen after repeated
+    /// improvements, and narrow after repeated failures; the search ends after
+    /// `plateau_steps` non-improving steps (moving along equal values when it can).
     fn local_search(
         &self,
         space: &ConfigSpace,
@@ -107,9 +125,10 @@ impl LocalAndSortedRandomSearch {
     ) -> Result<(Vec<f64>, f64), SmacError> {
         let mut current = start;
         let mut current_score = score(std::slice::from_ref(&current))?[0];
-        let mut plateau_left = self.plateau_steps;
+        let mut stdev = self.stdev_init;
+        let (mut failures, mut improvements) = (0usize, 0usize);
         for _ in 0..self.max_steps {
-            let neighbours = space.neighbour_vectors(&current, self.numeric_neighbours, rng);
+            let neighbours = space.neighbour_vectors(&current, self.numeric_neighbours, stdev, rng);
             if neighbours.is_empty() {
                 break;
             }
@@ -119,13 +138,24 @@ impl LocalAndSortedRandomSearch {
                 let i = scores.iter().position(|s| *s == best).expect("max is present");
                 current = neighbours[i].clone();
                 current_score = best;
-                plateau_left = self.plateau_steps;
-            } else if best == current_score && plateau_left > 0 {
+                improvements += 1;
+                if improvements >= self.upscale_threshold && failures == 0 {
+                    stdev = (stdev * 2.0).min(self.stdev_max);
+                    improvements = 0;
+                }
+                continue;
+            }
+            improvements = 0;
+            failures += 1;
+            if best == current_score {
                 // Equal values (a flat region of a forest): walk on to find an exit.
                 let ties: Vec<usize> = (0..scores.len()).filter(|i| scores[*i] == best).collect();
                 current = neighbours[*ties.choose(rng).expect("non-empty")].clone();
-                plateau_left -= 1;
-            } else {
+            }
+            if failures % self.downscale_interval == 0 {
+                stdev = (stdev * 0.5).max(self.stdev_min);
+            }
+            if failures >= self.plateau_steps {
                 break;
             }
         }

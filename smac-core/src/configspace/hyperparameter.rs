@@ -95,8 +95,8 @@ pub enum ColumnType {
 }
 
 /// Standard deviation (in vector space) of the Gaussian steps used for numeric neighbours,
-/// ConfigSpace's choice.
-const NEIGHBOUR_STDEV: f64 = 0.2;
+/// ConfigSpace's default.
+pub const NEIGHBOUR_STDEV: f64 = 0.2;
 
 impl Hyperparameter {
     /// A float hyperparameter on `[lower, upper]`.
@@ -366,12 +366,19 @@ impl Hyperparameter {
     }
 
     /// Neighbouring vector entries of `x` for the one-exchange neighbourhood: every other choice
-    /// of a categorical, the adjacent elements of an ordinal, `n_numeric` Gaussian steps
-    /// (distinct after decoding) of a float or integer.
-    pub fn neighbours_vector<R: Rng + ?Sized>(&self, x: f64, n_numeric: usize, rng: &mut R) -> Vec<f64> {
+    /// of a categorical, the adjacent elements of an ordinal, `n_numeric` Gaussian steps of width
+    /// `stdev` on the unit axis (distinct after decoding) of a float or integer. An integer whose
+    /// steps all round back to itself gets its adjacent values instead, so it never freezes.
+    pub fn neighbours_vector<R: Rng + ?Sized>(
+        &self,
+        x: f64,
+        n_numeric: usize,
+        stdev: f64,
+        rng: &mut R,
+    ) -> Vec<f64> {
         match &self.kind {
             HpKind::Float(_) | HpKind::Integer(_) => {
-                let normal = Normal::new(x, NEIGHBOUR_STDEV).expect("valid stdev");
+                let normal = Normal::new(x, stdev.max(1e-12)).expect("valid stdev");
                 let mut out: Vec<f64> = Vec::with_capacity(n_numeric);
                 let own = self.canonical_vector(x);
                 // Integers with few values run out of distinct neighbours: bound the attempts.
@@ -386,6 +393,16 @@ impl Hyperparameter {
                     let y = self.canonical_vector(y);
                     if y != own && !out.contains(&y) {
                         out.push(y);
+                    }
+                }
+                if out.is_empty() {
+                    if let (HpKind::Integer(i), Some(v)) = (&self.kind, self.from_vector(x).as_i64()) {
+                        out.extend(
+                            [v - 1, v + 1]
+                                .into_iter()
+                                .filter(|w| *w >= i.lower && *w <= i.upper)
+                                .map(|w| self.to_vector(&Value::Int(w)).expect("in range")),
+                        );
                     }
                 }
                 out
@@ -527,15 +544,21 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let hp = Hyperparameter::integer("k", 0, 2);
         let x = hp.to_vector(&Value::Int(1)).unwrap();
-        let n = hp.neighbours_vector(x, 4, &mut rng);
+        let n = hp.neighbours_vector(x, 4, NEIGHBOUR_STDEV, &mut rng);
         assert!(n.len() <= 2 && !n.contains(&x));
         let ord = Hyperparameter::ordinal("o", ["lo", "mid", "hi"]);
         let x = ord.to_vector(&"lo".into()).unwrap();
-        let n = ord.neighbours_vector(x, 4, &mut rng);
+        let n = ord.neighbours_vector(x, 4, NEIGHBOUR_STDEV, &mut rng);
         assert_eq!(n.len(), 1);
         assert_eq!(ord.from_vector(n[0]), Value::from("mid"));
         let cat = Hyperparameter::categorical("c", [1, 2, 3]);
-        assert_eq!(cat.neighbours_vector(1.0, 4, &mut rng), vec![0.0, 2.0]);
+        assert_eq!(cat.neighbours_vector(1.0, 4, NEIGHBOUR_STDEV, &mut rng), vec![0.0, 2.0]);
+        // A tiny step never leaves an integer stuck: its adjacent values are offered.
+        let k = Hyperparameter::integer("k", 0, 100);
+        let x = k.to_vector(&Value::Int(50)).unwrap();
+        let n: Vec<Value> =
+            k.neighbours_vector(x, 4, 1e-6, &mut rng).into_iter().map(|v| k.from_vector(v)).collect();
+        assert_eq!(n, vec![Value::Int(49), Value::Int(51)]);
     }
 
     #[test]

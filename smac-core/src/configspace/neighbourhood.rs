@@ -6,6 +6,7 @@
 //! dropped and newly activated ones take their default, as ConfigSpace does. Neighbours that
 //! violate a forbidden clause are skipped.
 
+use super::hyperparameter::NEIGHBOUR_STDEV;
 use super::{ConfigSpace, Configuration};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -15,11 +16,13 @@ use std::sync::Arc;
 pub const NUMERIC_NEIGHBOURS: usize = 4;
 
 impl ConfigSpace {
-    /// All one-exchange neighbours of a valid vector, in random order.
+    /// All one-exchange neighbours of a valid vector, in random order; numeric steps have width
+    /// `stdev` on the unit axis.
     pub fn neighbour_vectors<R: Rng + ?Sized>(
         &self,
         v: &[f64],
         n_numeric: usize,
+        stdev: f64,
         rng: &mut R,
     ) -> Vec<Vec<f64>> {
         let mut out = Vec::new();
@@ -27,7 +30,7 @@ impl ConfigSpace {
             if v[i].is_nan() {
                 continue;
             }
-            for y in hp.neighbours_vector(v[i], n_numeric, rng) {
+            for y in hp.neighbours_vector(v[i], n_numeric, stdev, rng) {
                 let mut n = v.to_vec();
                 n[i] = y;
                 if self.is_parent(i) {
@@ -55,7 +58,7 @@ impl Configuration {
     pub fn neighbours<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<Configuration> {
         let space: &Arc<ConfigSpace> = self.space();
         space
-            .neighbour_vectors(self.vector(), NUMERIC_NEIGHBOURS, rng)
+            .neighbour_vectors(self.vector(), NUMERIC_NEIGHBOURS, NEIGHBOUR_STDEV, rng)
             .into_iter()
             .map(|v| Configuration::from_canonical_vector(space, v))
             .collect()
