@@ -1,0 +1,223 @@
+//! [`Client`]: a cheap, cloneable handle to a running scheduler, and the scheduler's thread.
+//!
+//! The scheduler runs on its own thread with a single-threaded tokio runtime: every task it
+//! has (the scheduler itself, the accept loop, each connection's reader and writer) wakes on
+//! that one thread, so handing work between them costs a queue push, not a cross-core wakeup.
+//! The optimizer's thread never touches tokio; it sends messages and receives notices through
+//! channels, which keeps the synchronous `Runner` methods at a few microseconds.
+
+use crate::connection::{accept_loop, ConnContext};
+use crate::executor::RunnerSpec;
+use crate::protocol::{Token, PROTOCOL_VERSION};
+use crate::scheduler::{self, Msg, Notice, SchedulerConfig, Shared};
+use crate::stats::SchedulerStats;
+use crate::worker::SchedulerFile;
+use smac_core::{RunnerError, TrialInfo};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// A handle to a scheduler and its workers; clones share the same scheduler.
+///
+/// A runner given a client never closes it: the cluster that created the scheduler (a
+/// [`crate::LocalCluster`]) owns its lifetime, like a Dask `Client` passed to SMAC3.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<ClientInner>,
+}
+
+struct ClientInner {
+    tx: mpsc::UnboundedSender<Msg>,
+    shared: Arc<Shared>,
+    address: Option<SocketAddr>,
+    token: Token,
+    next_runner_id: AtomicU64,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("address", &self.inner.address)
+            .field("n_workers", &self.n_workers())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// A runner's registration with the scheduler.
+pub(crate) struct Attachment {
+    pub runner_id: u64,
+    pub notices: std::sync::mpsc::Receiver<Notice>,
+    pub slots: Arc<AtomicUsize>,
+}
+
+impl Client {
+    /// The address worker processes connect to (`None` for a scheduler without a listener).
+    pub fn address(&self) -> Option<SocketAddr> {
+        self.inner.address
+    }
+
+    /// Connection details for workers joining from elsewhere (address and token).
+    pub fn scheduler_file(&self) -> Option<SchedulerFile> {
+        self.inner.address.map(|a| SchedulerFile {
+            address: a.to_string(),
+            token: self.inner.token.to_hex(),
+            protocol: PROTOCOL_VERSION,
+        })
+    }
+
+    /// Writes the scheduler file (owner-only permissions: it holds the token).
+    pub fn write_scheduler_file(&self, path: &Path) -> Result<(), RunnerError> {
+        let file = self
+            .scheduler_file()
+            .ok_or_else(|| RunnerError::Other("this scheduler does not accept remote workers".into()))?;
+        file.write(path)?;
+        Ok(())
+    }
+
+    /// The token workers must present (hex), for starting workers by hand.
+    pub fn token_hex(&self) -> String {
+        self.inner.token.to_hex()
+    }
+
+    /// Number of workers currently connected.
+    pub fn n_workers(&self) -> usize {
+        self.inner.shared.n_workers.load(Ordering::Acquire)
+    }
+
+    /// The scheduler's counters.
+    pub fn stats(&self) -> SchedulerStats {
+        self.inner.shared.stats.snapshot()
+    }
+
+    /// Whether the scheduler has shut down.
+    pub fn is_closed(&self) -> bool {
+        self.inner.shared.closed.load(Ordering::Acquire) || self.inner.tx.is_closed()
+    }
+
+    /// Sends a named blob once to every worker, including workers that join later; targets
+    /// read it with [`crate::worker::scattered`]. Scattering a name again replaces the blob.
+    pub fn scatter(&self, name: impl Into<String>, data: impl Into<Arc<[u8]>>) -> Result<(), RunnerError> {
+        self.send(Msg::Scatter { name: name.into(), data: data.into() })
+    }
+
+    /// Blocks until at least `n` workers are connected, or fails after `timeout`.
+    pub fn wait_for_workers(&self, n: usize, timeout: Duration) -> Result<(), RunnerError> {
+        let deadline = Instant::now() + timeout;
+        let mut pause = Duration::from_micros(200);
+        while self.n_workers() < n {
+            if self.is_closed() {
+                return Err(RunnerError::Closed);
+            }
+            if Instant::now() >= deadline {
+                return Err(RunnerError::NoWorkerAvailable {
+                    patience_s: timeout.as_secs_f64(),
+                    detail: format!("only {} of {n} workers connected", self.n_workers()),
+                });
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn send(&self, msg: Msg) -> Result<(), RunnerError> {
+        self.inner.tx.send(msg).map_err(|_| RunnerError::Closed)
+    }
+
+    pub(crate) fn next_runner_id(&self) -> u64 {
+        self.inner.next_runner_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn next_worker_id(&self) -> u64 {
+        self.inner.shared.next_worker_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn sender(&self) -> mpsc::UnboundedSender<Msg> {
+        self.inner.tx.clone()
+    }
+
+    /// Registers a runner; results and worker-count changes arrive on the attachment.
+    pub(crate) fn attach(&self, spec: RunnerSpec, patience: Duration) -> Result<Attachment, RunnerError> {
+        let (ntx, nrx) = std::sync::mpsc::channel();
+        // An impossible count, so the scheduler's first answer always differs and is notified.
+        let slots = Arc::new(AtomicUsize::new(usize::MAX));
+        let runner_id = spec.id;
+        self.send(Msg::Attach { spec: Arc::new(spec), notices: ntx, slots: slots.clone(), patience })?;
+        Ok(Attachment { runner_id, notices: nrx, slots })
+    }
+
+    pub(crate) fn submit(&self, runner_id: u64, seq: u64, trial: TrialInfo) -> Result<(), RunnerError> {
+        self.send(Msg::Submit { runner_id, seq, trial })
+    }
+}
+
+/// A scheduler running on its own thread; stopping it shuts its workers down.
+pub(crate) struct SchedulerThread {
+    client: Client,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SchedulerThread {
+    /// Starts a scheduler, listening on `listen` for worker processes when given.
+    pub fn start(cfg: SchedulerConfig, listen: Option<SocketAddr>) -> Result<Self, RunnerError> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let listener = match listen {
+            Some(addr) => Some(rt.block_on(tokio::net::TcpListener::bind(addr))?),
+            None => None,
+        };
+        let address = listener.as_ref().map(|l| l.local_addr()).transpose()?;
+        let token = Token::random();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared::default());
+        let ctx = Arc::new(ConnContext {
+            token: token.clone(),
+            cfg: cfg.clone(),
+            tx: tx.clone(),
+            shared: shared.clone(),
+        });
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new().name("smac-scheduler".into()).spawn(move || {
+            rt.block_on(async move {
+                if let Some(listener) = listener {
+                    tokio::spawn(accept_loop(listener, ctx));
+                } else {
+                    drop(ctx);
+                }
+                scheduler::run(rx, cfg, thread_shared).await;
+            });
+        })?;
+        if let Some(a) = address {
+            tracing::info!(address = %a, "scheduler listening");
+        }
+        let client = Client {
+            inner: Arc::new(ClientInner { tx, shared, address, token, next_runner_id: AtomicU64::new(0) }),
+        };
+        Ok(SchedulerThread { client, thread: Some(thread) })
+    }
+
+    /// A handle to this scheduler.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Shuts the scheduler down (workers are told to exit) and joins its thread.
+    pub fn stop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = self.client.send(Msg::Shutdown);
+            if thread.join().is_err() {
+                tracing::error!("the scheduler thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for SchedulerThread {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,284 @@
+//! The scheduler's side of worker connections: accept, handshake, read and write tasks.
+//!
+//! Each connection gets a reader (this task) and a writer task. The reader checks the raw
+//! handshake before anything is deserialized, then forwards every decoded frame to the
+//! scheduler; any bad frame closes only this connection. The writer turns [`Outgoing`]
+//! messages into frames, sends each configuration space once per connection, and coalesces
+//! whatever is queued into one write (fewer syscalls under load, no delay when idle).
+
+use crate::protocol::{
+    check_handshake, decode_message, encode_frame, Blob, FrameDecoder, ToScheduler, ToWorker, Token,
+    WireTrial, HANDSHAKE_MAX_FRAME,
+};
+use crate::scheduler::{Hello, Link, Msg, Outgoing, SchedulerConfig, Shared};
+use crate::stats::bump;
+use smac_core::{ConfigSpace, StatusType, TrialValue};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+
+/// What every connection task needs.
+pub(crate) struct ConnContext {
+    pub token: Token,
+    pub cfg: SchedulerConfig,
+    pub tx: mpsc::UnboundedSender<Msg>,
+    pub shared: Arc<Shared>,
+}
+
+/// Accepts worker connections until the runtime stops.
+pub(crate) async fn accept_loop(listener: TcpListener, ctx: Arc<ConnContext>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                tokio::spawn(serve(stream, peer, ctx.clone()));
+            }
+            Err(e) => {
+                tracing::warn!("accepting a worker connection failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ConnContext>) {
+    if let Err(reason) = serve_inner(stream, peer, &ctx).await {
+        tracing::warn!(%peer, "worker connection refused: {reason}");
+    }
+}
+
+async fn serve_inner(stream: TcpStream, peer: SocketAddr, ctx: &Arc<ConnContext>) -> Result<(), String> {
+    let _ = stream.set_nodelay(true);
+    let (mut rd, wr) = stream.into_split();
+    let mut dec = FrameDecoder::new(HANDSHAKE_MAX_FRAME);
+    let deadline = ctx.cfg.handshake_timeout;
+    let handshake = tokio::time::timeout(deadline, async {
+        let payload = next_payload(&mut rd, &mut dec).await?;
+        check_handshake(&payload, &ctx.token).map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|_| Err(format!("no handshake within {deadline:?}")));
+    if let Err(e) = handshake {
+        bump(&ctx.shared.stats.handshakes_rejected);
+        return Err(e);
+    }
+    dec.set_max_frame(ctx.cfg.max_frame);
+    let worker_id = ctx.shared.next_worker_id.fetch_add(1, Ordering::Relaxed);
+    let (otx, orx) = mpsc::unbounded_channel();
+    tokio::spawn(writer(wr, orx, worker_id, ctx.clone()));
+    let hello = tokio::time::timeout(deadline, next_message(&mut rd, &mut dec))
+        .await
+        .unwrap_or_else(|_| Err(format!("no hello within {deadline:?}")));
+    let Ok(ToScheduler::Hello { tags, pid, host }) = hello else {
+        bump(&ctx.shared.stats.frames_rejected);
+        return Err(match hello {
+            Err(e) => format!("invalid hello: {e}"),
+            Ok(_) => "the first message after the handshake must be a hello".into(),
+        });
+    };
+    let (closer, mut closed) = oneshot::channel();
+    let hello = Hello { tags, pid, host };
+    if ctx.tx.send(Msg::Joined { worker_id, link: Link::Tcp(otx), hello, closer: Some(closer) }).is_err() {
+        return Ok(());
+    }
+    let reason = loop {
+        match drain_frames(&mut dec, worker_id, ctx) {
+            Ok(()) => {}
+            Err(e) => {
+                bump(&ctx.shared.stats.frames_rejected);
+                tracing::error!(%peer, worker_id, "closing the connection after an invalid frame: {e}");
+                break e;
+            }
+        }
+        let want = dec.wanted().clamp(16 << 10, 1 << 20);
+        let buf = dec.spare(want);
+        let read = tokio::select! {
+            r = rd.read(buf) => Some(r),
+            _ = &mut closed => None,
+        };
+        match read {
+            None => break "closed by the scheduler".to_string(),
+            Some(Ok(0)) => break "the worker closed the connection".to_string(),
+            Some(Ok(n)) => dec.commit(want, n),
+            Some(Err(e)) => break format!("read error: {e}"),
+        }
+    };
+    let _ = ctx.tx.send(Msg::Gone { worker_id, reason });
+    Ok(())
+}
+
+/// Forwards every complete frame to the scheduler.
+fn drain_frames(dec: &mut FrameDecoder, worker_id: u64, ctx: &ConnContext) -> Result<(), String> {
+    while let Some(payload) = dec.next_frame().map_err(|e| e.to_string())? {
+        let msg: ToScheduler = decode_message(payload).map_err(|e| e.to_string())?;
+        if ctx.tx.send(Msg::FromWorker { worker_id, msg }).is_err() {
+            return Err("the scheduler stopped".into());
+        }
+    }
+    Ok(())
+}
+
+async fn fill(rd: &mut OwnedReadHalf, dec: &mut FrameDecoder) -> Result<(), String> {
+    let want = dec.wanted().clamp(1 << 10, 1 << 20);
+    let buf = dec.spare(want);
+    let r = rd.read(buf).await;
+    match r {
+        Ok(0) => {
+            dec.commit(want, 0);
+            Err("connection closed during the handshake".into())
+        }
+        Ok(n) => {
+            dec.commit(want, n);
+            Ok(())
+        }
+        Err(e) => {
+            dec.commit(want, 0);
+            Err(e.to_string())
+        }
+    }
+}
+
+async fn next_payload(rd: &mut OwnedReadHalf, dec: &mut FrameDecoder) -> Result<Vec<u8>, String> {
+    loop {
+        if let Some(p) = dec.next_frame().map_err(|e| e.to_string())? {
+            return Ok(p.to_vec());
+        }
+        fill(rd, dec).await?;
+    }
+}
+
+async fn next_message(rd: &mut OwnedReadHalf, dec: &mut FrameDecoder) -> Result<ToScheduler, String> {
+    loop {
+        if let Some(p) = dec.next_frame().map_err(|e| e.to_string())? {
+            return decode_message(p).map_err(|e| e.to_string());
+        }
+        fill(rd, dec).await?;
+    }
+}
+
+/// Decrements the live-writer count however the writer ends.
+struct WriterGuard(Arc<Shared>);
+impl Drop for WriterGuard {
+    fn drop(&mut self) {
+        self.0.live_writers.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Spaces this connection's worker already has, by id.
+#[derive(Default)]
+struct SpaceCache {
+    spaces: Vec<Arc<ConfigSpace>>,
+}
+
+impl SpaceCache {
+    /// The id of `space` and whether it is new to the worker. Pointer equality first (the
+    /// common case: all configurations share the scenario's space), content equality second.
+    fn id_for(&mut self, space: &Arc<ConfigSpace>) -> (u32, bool) {
+        if let Some(i) = self.spaces.iter().position(|s| Arc::ptr_eq(s, space)) {
+            return (i as u32, false);
+        }
+        if let Some(i) = self.spaces.iter().position(|s| **s == **space) {
+            return (i as u32, false);
+        }
+        self.spaces.push(space.clone());
+        ((self.spaces.len() - 1) as u32, true)
+    }
+}
+
+async fn writer(
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    worker_id: u64,
+    ctx: Arc<ConnContext>,
+) {
+    ctx.shared.live_writers.fetch_add(1, Ordering::AcqRel);
+    let _guard = WriterGuard(ctx.shared.clone());
+    let max = ctx.cfg.max_frame;
+    let mut buf = Vec::with_capacity(4096);
+    let welcome = ToWorker::Welcome {
+        worker_id,
+        heartbeat_interval_ms: ctx.cfg.heartbeat_interval.as_millis() as u64,
+        heartbeat_timeout_ms: ctx.cfg.heartbeat_timeout.as_millis() as u64,
+    };
+    encode_frame(&welcome, max, &mut buf).expect("welcome encodes");
+    let mut spaces = SpaceCache::default();
+    let mut stop = false;
+    loop {
+        if !buf.is_empty() {
+            if let Err(e) = wr.write_all(&buf).await {
+                tracing::debug!(worker_id, "writing to a worker failed: {e}");
+                return;
+            }
+            buf.clear();
+        }
+        if stop {
+            let _ = wr.shutdown().await;
+            return;
+        }
+        let Some(first) = rx.recv().await else { return };
+        stop |= encode(first, &mut buf, &mut spaces, worker_id, &ctx);
+        while !stop && buf.len() < (1 << 20) {
+            match rx.try_recv() {
+                Ok(m) => stop |= encode(m, &mut buf, &mut spaces, worker_id, &ctx),
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+/// Appends the frame(s) for `m` to `buf`; `true` for the shutdown message.
+fn encode(
+    m: Outgoing,
+    buf: &mut Vec<u8>,
+    spaces: &mut SpaceCache,
+    worker_id: u64,
+    ctx: &ConnContext,
+) -> bool {
+    let max = ctx.cfg.max_frame;
+    let (msg, run_key) = match m {
+        Outgoing::Heartbeat => (ToWorker::Heartbeat, None),
+        Outgoing::Shutdown => {
+            let _ = encode_frame(&ToWorker::Shutdown, max, buf);
+            return true;
+        }
+        Outgoing::DropRunner(runner_id) => (ToWorker::DropRunner { runner_id }, None),
+        Outgoing::Scatter(name, data) => (ToWorker::Scatter { name, data: Blob(data) }, None),
+        Outgoing::SetRunner(spec) => (
+            ToWorker::SetRunner {
+                runner_id: spec.id,
+                tag: spec.tag.clone().unwrap_or_default(),
+                payload: Blob(spec.payload.clone().unwrap_or_else(|| Arc::from(Vec::new()))),
+                limits: spec.limits,
+            },
+            None,
+        ),
+        Outgoing::Run { key, runner_id, trial } => {
+            let (space_id, new) = spaces.id_for(trial.config.space());
+            if new {
+                let space = ToWorker::Space { space_id, space: (**trial.config.space()).clone() };
+                match encode_frame(&space, max, buf) {
+                    Ok(()) => bump(&ctx.shared.stats.space_transfers),
+                    Err(e) => tracing::error!(worker_id, "cannot send a configuration space: {e}"),
+                }
+            }
+            (ToWorker::Run { key, runner_id, trial: WireTrial::from_trial(&trial, space_id) }, Some(key))
+        }
+    };
+    if let Err(e) = encode_frame(&msg, max, buf) {
+        tracing::error!(worker_id, "cannot send a message to a worker: {e}");
+        if let Some(key) = run_key {
+            // Answer for the worker so the trial is reported instead of waiting forever.
+            let value = TrialValue::failure(
+                StatusType::Crashed,
+                Vec::new(),
+                format!("the trial could not be sent to a worker: {e}"),
+                smac_core::trial::unix_now(),
+            );
+            let _ = ctx.tx.send(Msg::FromWorker { worker_id, msg: ToScheduler::Result { key, value } });
+        }
+    }
+    false
+}

@@ -1,0 +1,584 @@
+//! The scheduler: one task that owns all scheduling state and reacts to messages.
+//!
+//! Runners (on the optimizer's thread), worker connections and in-process worker threads all
+//! talk to it through one channel ([`Msg`]), so there are no locks on the hot path: a submit is
+//! a channel send, dispatch pops an idle worker (O(1) while workers are compatible), and a
+//! result is a map removal plus a send back to the runner. Worker liveness (heartbeats),
+//! retries of trials lost with their worker, the walltime backstop and the patience for
+//! trials waiting without any worker are checked on a periodic tick.
+
+use crate::executor::RunnerSpec;
+use crate::protocol::{ToScheduler, DEFAULT_MAX_FRAME};
+use crate::stats::{bump, Counters};
+use smac_core::{StatusType, TrialInfo, TrialValue};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// What the scheduler sends down a worker link (TCP connection or in-process thread).
+pub(crate) enum Outgoing {
+    SetRunner(Arc<RunnerSpec>),
+    DropRunner(u64),
+    Scatter(String, Arc<[u8]>),
+    Run { key: u64, runner_id: u64, trial: Arc<TrialInfo> },
+    Heartbeat,
+    Shutdown,
+}
+
+/// How the scheduler reaches one worker.
+pub(crate) enum Link {
+    /// A remote or local worker process, through its connection's writer task.
+    Tcp(mpsc::UnboundedSender<Outgoing>),
+    /// An in-process worker thread.
+    Thread(std::sync::mpsc::Sender<Outgoing>),
+}
+
+impl Link {
+    fn send(&self, m: Outgoing) -> bool {
+        match self {
+            Link::Tcp(tx) => tx.send(m).is_ok(),
+            Link::Thread(tx) => tx.send(m).is_ok(),
+        }
+    }
+}
+
+/// What a runner hears from the scheduler.
+// Results are moved through the channel once; boxing them would add an allocation per trial.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Notice {
+    /// A trial finished (or failed for good).
+    Done { seq: u64, trial: TrialInfo, value: TrialValue },
+    /// The number of usable workers changed.
+    Workers,
+}
+
+/// Who a worker says it is.
+pub(crate) struct Hello {
+    pub tags: Vec<String>,
+    pub pid: u32,
+    pub host: String,
+}
+
+/// Everything the scheduler task reacts to.
+pub(crate) enum Msg {
+    Attach {
+        spec: Arc<RunnerSpec>,
+        notices: std::sync::mpsc::Sender<Notice>,
+        slots: Arc<AtomicUsize>,
+        patience: Duration,
+    },
+    Detach {
+        runner_id: u64,
+    },
+    Submit {
+        runner_id: u64,
+        seq: u64,
+        trial: TrialInfo,
+    },
+    Scatter {
+        name: String,
+        data: Arc<[u8]>,
+    },
+    Joined {
+        worker_id: u64,
+        link: Link,
+        hello: Hello,
+        closer: Option<oneshot::Sender<()>>,
+    },
+    FromWorker {
+        worker_id: u64,
+        msg: ToScheduler,
+    },
+    Gone {
+        worker_id: u64,
+        reason: String,
+    },
+    Shutdown,
+}
+
+/// Timing and size settings of a scheduler.
+#[derive(Clone, Debug)]
+pub struct SchedulerConfig {
+    /// How often heartbeats are exchanged with worker processes.
+    pub heartbeat_interval: Duration,
+    /// Silence after which a worker process is declared dead (its trial is retried).
+    pub heartbeat_timeout: Duration,
+    /// Largest frame sent or accepted.
+    pub max_frame: usize,
+    /// How often a trial whose worker died is retried before it is reported as crashed.
+    pub max_retries: u32,
+    /// Time a connecting worker has to complete the handshake.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            heartbeat_interval: Duration::from_millis(500),
+            heartbeat_timeout: Duration::from_secs(10),
+            max_frame: DEFAULT_MAX_FRAME,
+            max_retries: 1,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Counters shared between the scheduler task and its handles.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pub n_workers: AtomicUsize,
+    pub closed: AtomicBool,
+    pub next_worker_id: AtomicU64,
+    pub live_writers: AtomicUsize,
+    pub stats: Counters,
+}
+
+struct RunnerEntry {
+    spec: Arc<RunnerSpec>,
+    notices: std::sync::mpsc::Sender<Notice>,
+    slots: Arc<AtomicUsize>,
+    patience: Duration,
+    /// Since when no worker can run this runner's trials.
+    starved_since: Option<Instant>,
+}
+
+struct WorkerState {
+    link: Link,
+    tags: Vec<String>,
+    name: String,
+    thread: bool,
+    busy: Option<u64>,
+    last_seen: Instant,
+    runners_sent: HashSet<u64>,
+    rejected: HashSet<u64>,
+    /// Dropping it stops the connection's reader task.
+    _closer: Option<oneshot::Sender<()>>,
+}
+
+struct Pending {
+    runner_id: u64,
+    seq: u64,
+    trial: Arc<TrialInfo>,
+    attempts: u32,
+    last_failure: Option<String>,
+}
+
+struct Running {
+    pending: Pending,
+    worker: u64,
+    started: Instant,
+}
+
+/// The scheduler's state, driven by [`run`].
+struct Scheduler {
+    cfg: SchedulerConfig,
+    shared: Arc<Shared>,
+    workers: HashMap<u64, WorkerState>,
+    idle: VecDeque<u64>,
+    pending: VecDeque<Pending>,
+    running: HashMap<u64, Running>,
+    runners: HashMap<u64, RunnerEntry>,
+    scattered: BTreeMap<String, Arc<[u8]>>,
+    next_key: u64,
+    last_heartbeat: Instant,
+    last_tick: Instant,
+}
+
+/// Runs the scheduler until a [`Msg::Shutdown`] or until every handle is gone.
+pub(crate) async fn run(mut rx: mpsc::UnboundedReceiver<Msg>, cfg: SchedulerConfig, shared: Arc<Shared>) {
+    let tick_every = (cfg.heartbeat_interval / 2).clamp(Duration::from_millis(5), Duration::from_millis(50));
+    let mut s = Scheduler {
+        cfg,
+        shared,
+        workers: HashMap::new(),
+        idle: VecDeque::new(),
+        pending: VecDeque::new(),
+        running: HashMap::new(),
+        runners: HashMap::new(),
+        scattered: BTreeMap::new(),
+        next_key: 0,
+        last_heartbeat: Instant::now(),
+        last_tick: Instant::now(),
+    };
+    let mut tick = tokio::time::interval(tick_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    'outer: loop {
+        tokio::select! {
+            // Messages first: a tick must not judge liveness while heartbeats wait unread.
+            biased;
+            msg = rx.recv() => {
+                let Some(msg) = msg else { break };
+                if !s.handle(msg) {
+                    break;
+                }
+                // Take whatever else is queued before dispatching: one dispatch per batch.
+                for _ in 0..1024 {
+                    match rx.try_recv() {
+                        Ok(msg) => {
+                            if !s.handle(msg) {
+                                break 'outer;
+                            }
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            _ = tick.tick() => s.on_tick(),
+        }
+        s.dispatch();
+    }
+    s.shutdown();
+    // Give writer tasks a moment to flush the shutdown frames before the runtime stops.
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while s.shared.live_writers.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+impl Scheduler {
+    /// Applies one message; `false` means shut down.
+    fn handle(&mut self, msg: Msg) -> bool {
+        match msg {
+            Msg::Attach { spec, notices, slots, patience } => {
+                let id = spec.id;
+                self.runners.insert(id, RunnerEntry { spec, notices, slots, patience, starved_since: None });
+                self.refresh_slots();
+            }
+            Msg::Detach { runner_id } => self.detach(runner_id),
+            Msg::Submit { runner_id, seq, trial } => self.pending.push_back(Pending {
+                runner_id,
+                seq,
+                trial: Arc::new(trial),
+                attempts: 0,
+                last_failure: None,
+            }),
+            Msg::Scatter { name, data } => {
+                for w in self.workers.values() {
+                    if w.link.send(Outgoing::Scatter(name.clone(), data.clone())) {
+                        bump(&self.shared.stats.scatter_transfers);
+                    }
+                }
+                self.scattered.insert(name, data);
+            }
+            Msg::Joined { worker_id, link, hello, closer } => self.join(worker_id, link, hello, closer),
+            Msg::FromWorker { worker_id, msg } => self.on_worker_message(worker_id, msg),
+            Msg::Gone { worker_id, reason } => self.remove_worker(worker_id, &reason),
+            Msg::Shutdown => return false,
+        }
+        true
+    }
+
+    fn join(&mut self, worker_id: u64, link: Link, hello: Hello, closer: Option<oneshot::Sender<()>>) {
+        // Blobs go first: the link is FIFO, so no trial can overtake the data it may need.
+        for (name, data) in &self.scattered {
+            if link.send(Outgoing::Scatter(name.clone(), data.clone())) {
+                bump(&self.shared.stats.scatter_transfers);
+            }
+        }
+        let thread = matches!(link, Link::Thread(_));
+        let name = format!("{}:{}", hello.host, hello.pid);
+        tracing::info!(worker_id, worker = %name, "worker joined");
+        self.workers.insert(
+            worker_id,
+            WorkerState {
+                link,
+                tags: hello.tags,
+                name,
+                thread,
+                busy: None,
+                last_seen: Instant::now(),
+                runners_sent: HashSet::new(),
+                rejected: HashSet::new(),
+                _closer: closer,
+            },
+        );
+        self.idle.push_back(worker_id);
+        self.shared.n_workers.store(self.workers.len(), Ordering::Release);
+        bump(&self.shared.stats.workers_joined);
+        self.refresh_slots();
+    }
+
+    fn detach(&mut self, runner_id: u64) {
+        self.runners.remove(&runner_id);
+        self.pending.retain(|p| p.runner_id != runner_id);
+        for w in self.workers.values_mut() {
+            if w.runners_sent.remove(&runner_id) {
+                w.link.send(Outgoing::DropRunner(runner_id));
+            }
+        }
+    }
+
+    fn on_worker_message(&mut self, worker_id: u64, msg: ToScheduler) {
+        let Some(w) = self.workers.get_mut(&worker_id) else { return };
+        w.last_seen = Instant::now();
+        match msg {
+            ToScheduler::Heartbeat | ToScheduler::Hello { .. } => {}
+            ToScheduler::Result { key, value } => {
+                if w.busy == Some(key) {
+                    w.busy = None;
+                    // Most recently freed first: its process is warm (caches, CPU frequency)
+                    // and idle workers beyond demand stay asleep.
+                    self.idle.push_front(worker_id);
+                }
+                if let Some(r) = self.running.remove(&key) {
+                    self.deliver(r.pending, value);
+                }
+            }
+            ToScheduler::RunnerRejected { runner_id, message } => {
+                tracing::warn!(worker = %w.name, runner_id, "worker cannot run this runner: {message}");
+                w.rejected.insert(runner_id);
+                // Its trial goes back to the queue without counting as an attempt; the
+                // worker's own answer for it will find no running entry and be ignored.
+                if let Some(key) = w.busy {
+                    if self.running.get(&key).is_some_and(|r| r.pending.runner_id == runner_id) {
+                        let r = self.running.remove(&key).expect("checked");
+                        self.pending.push_front(r.pending);
+                    }
+                }
+                self.refresh_slots();
+            }
+        }
+    }
+
+    /// Forgets a worker; its running trial is retried (bounded) or reported as crashed.
+    fn remove_worker(&mut self, worker_id: u64, reason: &str) {
+        let Some(w) = self.workers.remove(&worker_id) else { return };
+        tracing::warn!(worker_id, worker = %w.name, "worker lost: {reason}");
+        bump(&self.shared.stats.workers_lost);
+        self.shared.n_workers.store(self.workers.len(), Ordering::Release);
+        if let Some(r) = w.busy.and_then(|key| self.running.remove(&key)) {
+            let mut p = r.pending;
+            let failure = format!("worker {} died while running this trial ({reason})", w.name);
+            if p.attempts < self.cfg.max_retries {
+                p.attempts += 1;
+                p.last_failure = Some(failure);
+                bump(&self.shared.stats.trials_retried);
+                tracing::warn!(seq = p.seq, attempt = p.attempts, "retrying the trial on another worker");
+                self.pending.push_front(p);
+            } else {
+                let crash = self.crash_cost(p.runner_id);
+                let msg = format!("{failure}; it was already retried {} time(s)", p.attempts);
+                self.deliver(
+                    p,
+                    TrialValue::failure(StatusType::Crashed, crash, msg, smac_core::trial::unix_now()),
+                );
+            }
+        }
+        self.refresh_slots();
+    }
+
+    fn crash_cost(&self, runner_id: u64) -> Vec<f64> {
+        self.runners.get(&runner_id).map(|r| r.spec.crash_cost.clone()).unwrap_or_default()
+    }
+
+    /// Hands a final value to the trial's runner.
+    fn deliver(&mut self, p: Pending, mut value: TrialValue) {
+        let Some(runner) = self.runners.get(&p.runner_id) else { return };
+        if value.status != StatusType::Success && value.cost.len() != runner.spec.crash_cost.len() {
+            value.cost = runner.spec.crash_cost.clone();
+        }
+        if p.attempts > 0 {
+            value.additional_info.insert("retries".into(), p.attempts.into());
+            if let Some(f) = p.last_failure {
+                value.additional_info.insert("retry_reason".into(), f.into());
+            }
+        }
+        let trial = Arc::try_unwrap(p.trial).unwrap_or_else(|t| (*t).clone());
+        bump(&self.shared.stats.trials_completed);
+        let _ = runner.notices.send(Notice::Done { seq: p.seq, trial, value });
+    }
+
+    fn compatible(w: &WorkerState, spec: &RunnerSpec) -> bool {
+        if w.rejected.contains(&spec.id) {
+            return false;
+        }
+        if w.thread {
+            spec.local.is_some() || spec.decoder.is_some()
+        } else {
+            spec.payload.is_some() && spec.tag.as_ref().is_some_and(|t| w.tags.contains(t))
+        }
+    }
+
+    /// Publishes each runner's number of usable workers and wakes runners when it changed.
+    fn refresh_slots(&mut self) {
+        let now = Instant::now();
+        for r in self.runners.values_mut() {
+            let n = self.workers.values().filter(|w| Self::compatible(w, &r.spec)).count();
+            if r.slots.swap(n, Ordering::AcqRel) != n {
+                let _ = r.notices.send(Notice::Workers);
+            }
+            r.starved_since = if n == 0 { r.starved_since.or(Some(now)) } else { None };
+        }
+    }
+
+    /// Sends queued trials to idle workers, first come first served.
+    fn dispatch(&mut self) {
+        let mut skipped = Vec::new();
+        while let Some(head) = self.pending.front() {
+            let Some(runner) = self.runners.get(&head.runner_id) else {
+                self.pending.pop_front();
+                continue;
+            };
+            let spec = runner.spec.clone();
+            let mut chosen = None;
+            while let Some(wid) = self.idle.pop_front() {
+                match self.workers.get(&wid) {
+                    Some(w) if w.busy.is_none() => {
+                        if Self::compatible(w, &spec) {
+                            chosen = Some(wid);
+                            break;
+                        }
+                        skipped.push(wid);
+                    }
+                    _ => {} // stale entry of a busy or removed worker
+                }
+            }
+            let Some(wid) = chosen else { break };
+            let p = self.pending.pop_front().expect("head exists");
+            self.assign(wid, p, &spec);
+        }
+        for wid in skipped.into_iter().rev() {
+            self.idle.push_front(wid);
+        }
+    }
+
+    fn assign(&mut self, wid: u64, p: Pending, spec: &Arc<RunnerSpec>) {
+        let key = self.next_key;
+        self.next_key += 1;
+        let w = self.workers.get_mut(&wid).expect("idle worker exists");
+        let mut ok = true;
+        if !w.runners_sent.contains(&spec.id) {
+            ok = w.link.send(Outgoing::SetRunner(spec.clone()));
+            w.runners_sent.insert(spec.id);
+            bump(&self.shared.stats.runner_transfers);
+        }
+        ok = ok && w.link.send(Outgoing::Run { key, runner_id: p.runner_id, trial: p.trial.clone() });
+        if !ok {
+            self.pending.push_front(p);
+            self.remove_worker(wid, "its link is closed");
+            return;
+        }
+        w.busy = Some(key);
+        bump(&self.shared.stats.trials_dispatched);
+        self.running.insert(key, Running { pending: p, worker: wid, started: Instant::now() });
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        let gap = now.duration_since(self.last_tick);
+        self.last_tick = now;
+        if gap > self.cfg.heartbeat_timeout / 2 {
+            // This thread was not scheduled for a while (overloaded machine, stopped process):
+            // heartbeats may sit unread in socket buffers, so silence proves nothing yet.
+            tracing::warn!("the scheduler was stalled for {gap:?}; postponing liveness checks");
+            for w in self.workers.values_mut() {
+                w.last_seen = now;
+            }
+        }
+        if now.duration_since(self.last_heartbeat) >= self.cfg.heartbeat_interval {
+            self.last_heartbeat = now;
+            for w in self.workers.values().filter(|w| !w.thread) {
+                w.link.send(Outgoing::Heartbeat);
+            }
+        }
+        let silent: Vec<u64> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| !w.thread && now.duration_since(w.last_seen) > self.cfg.heartbeat_timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in silent {
+            let reason = format!("no heartbeat for {:?}", self.cfg.heartbeat_timeout);
+            self.remove_worker(id, &reason);
+        }
+        self.walltime_backstop(now);
+        self.expire_starved(now);
+    }
+
+    /// Trials far past their walltime limit: the worker did not stop them (an in-process
+    /// thread cannot be stopped, a frozen process cannot report), so the scheduler reports a
+    /// timeout and retires the worker.
+    fn walltime_backstop(&mut self, now: Instant) {
+        let mut late = Vec::new();
+        for (key, r) in &self.running {
+            let Some(limit) = self.runners.get(&r.pending.runner_id).and_then(|e| e.spec.limits.walltime_s)
+            else {
+                continue;
+            };
+            let thread = self.workers.get(&r.worker).is_some_and(|w| w.thread);
+            // Worker processes report their own timeouts; allow them time to do so.
+            let grace = if thread { 0.0 } else { 1.0 + 0.1 * limit };
+            if now.duration_since(r.started).as_secs_f64() > limit + grace {
+                late.push(*key);
+            }
+        }
+        for key in late {
+            let r = self.running.remove(&key).expect("listed");
+            let limit =
+                self.runners.get(&r.pending.runner_id).and_then(|e| e.spec.limits.walltime_s).unwrap_or(0.0);
+            let crash = self.crash_cost(r.pending.runner_id);
+            let start = smac_core::trial::unix_now() - now.duration_since(r.started).as_secs_f64();
+            let msg = format!("the trial exceeded its walltime limit of {limit} s; its worker was retired");
+            self.deliver(r.pending, TrialValue::failure(StatusType::Timeout, crash, msg, start));
+            self.remove_worker(r.worker, "it kept running a trial past its walltime limit");
+        }
+    }
+
+    /// Fails queued trials of runners that had no usable worker for longer than the patience.
+    fn expire_starved(&mut self, now: Instant) {
+        let starved: Vec<(u64, Duration)> = self
+            .runners
+            .iter()
+            .filter_map(|(id, r)| {
+                r.starved_since.map(|t| (*id, now.duration_since(t))).filter(|(_, d)| *d >= r.patience)
+            })
+            .collect();
+        for (runner_id, waited) in starved {
+            let (expired, kept): (VecDeque<Pending>, VecDeque<Pending>) =
+                std::mem::take(&mut self.pending).into_iter().partition(|p| p.runner_id == runner_id);
+            self.pending = kept;
+            let crash = self.crash_cost(runner_id);
+            for p in expired {
+                let mut msg = format!("no worker could run this trial for {:.1} s (all workers died or none serves this runner)", waited.as_secs_f64());
+                if let Some(f) = &p.last_failure {
+                    msg = format!("{msg}; earlier: {f}");
+                }
+                self.deliver(
+                    p,
+                    TrialValue::failure(
+                        StatusType::Crashed,
+                        crash.clone(),
+                        msg,
+                        smac_core::trial::unix_now(),
+                    ),
+                );
+            }
+        }
+    }
+
+    fn shutdown(&mut self) {
+        tracing::debug!(workers = self.workers.len(), "scheduler shutting down");
+        for w in self.workers.values() {
+            w.link.send(Outgoing::Shutdown);
+        }
+        let now = smac_core::trial::unix_now();
+        let lost: Vec<Pending> =
+            self.running.drain().map(|(_, r)| r.pending).chain(self.pending.drain(..)).collect();
+        for p in lost {
+            let crash = self.crash_cost(p.runner_id);
+            self.deliver(
+                p,
+                TrialValue::failure(StatusType::Crashed, crash, "the cluster was shut down", now),
+            );
+        }
+        self.workers.clear();
+        self.shared.n_workers.store(0, Ordering::Release);
+        self.shared.closed.store(true, Ordering::Release);
+        for r in self.runners.values() {
+            r.slots.store(0, Ordering::Release);
+            let _ = r.notices.send(Notice::Workers);
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Hostile or broken peers on the scheduler's port never hurt the runner.
+
+mod common;
+
+use common::*;
+use smac_core::{Runner, StatusType};
+use smac_runner::protocol::{encode_frame, handshake_frame, Token, PROTOCOL_VERSION};
+use smac_runner::DaskStyleParallelRunner;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// Writes `bytes` and waits until the scheduler closes the connection.
+fn closed_after(addr: std::net::SocketAddr, bytes: &[u8]) -> bool {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = s.write_all(bytes);
+    let mut buf = [0u8; 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue, // e.g. the welcome after a valid handshake
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[test]
+fn garbage_bad_tokens_and_oversize_frames_close_only_that_connection() {
+    let cluster = processes(1).max_frame(1 << 20).start().unwrap();
+    let client = cluster.client();
+    let addr = client.address().unwrap();
+    let token = Token::from_hex(&client.token_hex()).unwrap();
+
+    assert!(closed_after(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert!(closed_after(addr, &handshake_frame(&Token::random())), "wrong token");
+    assert!(closed_after(addr, &[0, 0, 0, 0]), "empty frame");
+    assert!(closed_after(addr, &[0xff, 0xff, 0xff, 0xff, PROTOCOL_VERSION]), "oversize handshake");
+    let mut wrong_version = handshake_frame(&token);
+    wrong_version[4] = PROTOCOL_VERSION + 1;
+    assert!(closed_after(addr, &wrong_version));
+    assert_eq!(client.stats().handshakes_rejected, 5);
+
+    // Authenticated, then garbage or an oversize frame: the connection is dropped.
+    let mut garbage = handshake_frame(&token);
+    garbage.extend_from_slice(&[0, 0, 0, 4, PROTOCOL_VERSION, 0xde, 0xad, 0xbe]);
+    assert!(closed_after(addr, &garbage));
+    let mut oversize = handshake_frame(&token);
+    oversize.extend_from_slice(&((2u32 << 20).to_be_bytes()));
+    oversize.push(PROTOCOL_VERSION);
+    assert!(closed_after(addr, &oversize));
+    // A hello that is not a hello.
+    let mut not_hello = handshake_frame(&token);
+    encode_frame(&smac_runner::protocol::ToScheduler::Heartbeat, 1 << 20, &mut not_hello).unwrap();
+    assert!(closed_after(addr, &not_hello));
+    // Truncated mid-frame, then the peer leaves.
+    {
+        let mut s = TcpStream::connect(addr).unwrap();
+        let mut t = handshake_frame(&token);
+        t.truncate(20);
+        s.write_all(&t).unwrap();
+    }
+
+    // The real worker and the runner are unaffected.
+    assert_eq!(client.n_workers(), 1);
+    let mut r =
+        DaskStyleParallelRunner::new(single(Mode::Quadratic), Duration::from_secs(5), Some(client.clone()))
+            .unwrap();
+    r.submit_trial(trial(0.3, 1)).unwrap();
+    let (_, v) = collect(&mut r, 1, Duration::from_secs(10)).pop().unwrap();
+    assert_eq!((v.status, v.cost[0]), (StatusType::Success, 0.0));
+    assert!(client.stats().frames_rejected >= 2, "{:?}", client.stats());
+}

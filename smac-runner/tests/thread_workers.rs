@@ -1,0 +1,116 @@
+//! The parallel runner on in-process worker threads: same API, cheap trials, many workers.
+
+mod common;
+
+use common::*;
+use rand::SeedableRng;
+use smac_core::{Runner, StatusType, TargetFunctionRunner, TrialInfo};
+use smac_runner::{DaskStyleParallelRunner, LocalCluster, ParallelOptions};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[test]
+fn shippable_runners_closures_and_scatter_work_on_threads() {
+    let cluster = LocalCluster::threads(3).unwrap();
+    let client = cluster.client();
+    // A serializable runner is decoded by each thread, as a process would.
+    let mut r = DaskStyleParallelRunner::new(
+        single(Mode::Scattered { name: "blob".into() }),
+        Duration::from_secs(5),
+        Some(client.clone()),
+    )
+    .unwrap();
+    assert_eq!(r.count_available_workers(), 3);
+    r.scatter("blob", vec![7u8; 1234]).unwrap();
+    for k in 0..9 {
+        r.submit_trial(trial(0.5, k)).unwrap();
+    }
+    for (_, v) in collect(&mut r, 9, Duration::from_secs(10)) {
+        assert_eq!((v.status, v.cost[0]), (StatusType::Success, 1234.0), "{v:?}");
+        assert_eq!(v.additional_info["receipts"], serde_json::json!(1));
+    }
+    assert_eq!(client.stats().scatter_transfers, 3);
+    assert_eq!(client.stats().runner_transfers, 3);
+
+    // A closure (not serializable) runs in process; panics become crashed trials.
+    let f = TargetFunctionRunner::from_fn(
+        |t: &TrialInfo| {
+            let x = t.config.get_f64("x").unwrap();
+            if x > 0.9 {
+                panic!("x too large");
+            }
+            Ok::<_, String>(x * 2.0)
+        },
+        vec![50.0],
+    );
+    let mut r = DaskStyleParallelRunner::in_process(Arc::new(f), 2, ParallelOptions::default()).unwrap();
+    r.submit_trial(trial(0.25, 1)).unwrap();
+    r.submit_trial(trial(0.95, 2)).unwrap();
+    let mut res = collect(&mut r, 2, Duration::from_secs(10));
+    res.sort_by_key(|(t, _)| t.seed);
+    assert_eq!((res[0].1.status, res[0].1.cost[0]), (StatusType::Success, 0.5));
+    assert_eq!((res[1].1.status, res[1].1.cost[0]), (StatusType::Crashed, 50.0));
+    assert!(res[1].1.error_message().unwrap().contains("x too large"));
+}
+
+#[test]
+fn a_thread_stuck_past_its_walltime_is_reported_and_retired() {
+    let slow = TargetFunctionRunner::from_fn(
+        |_: &TrialInfo| {
+            std::thread::sleep(Duration::from_secs(2));
+            Ok::<_, String>(1.0)
+        },
+        vec![9.0],
+    );
+    let options = ParallelOptions { trial_walltime_limit: Some(0.2), ..Default::default() };
+    let mut r = DaskStyleParallelRunner::in_process(Arc::new(slow), 2, options).unwrap();
+    let started = Instant::now();
+    r.submit_trial(trial(0.5, 1)).unwrap();
+    let (_, v) = collect(&mut r, 1, Duration::from_secs(5)).pop().unwrap();
+    assert_eq!((v.status, v.cost[0]), (StatusType::Timeout, 9.0));
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "reported at the limit, not when the trial ends"
+    );
+    assert_eq!(r.count_available_workers(), 1, "the stuck thread no longer counts as a worker");
+}
+
+/// 256 simulated workers, 50 ms trials: the submit/collect loop must keep them ≥ 90 % busy
+/// while trials remain to be submitted.
+#[test]
+fn many_workers_are_kept_busy() {
+    const WORKERS: usize = 256;
+    const TRIALS: u64 = 2000;
+    let sleepy = TargetFunctionRunner::from_fn(
+        |t: &TrialInfo| {
+            std::thread::sleep(Duration::from_millis(50));
+            Ok::<_, String>(t.config.get_f64("x").unwrap())
+        },
+        vec![1e9],
+    );
+    let mut r =
+        DaskStyleParallelRunner::in_process(Arc::new(sleepy), WORKERS, ParallelOptions::default()).unwrap();
+    let space = space();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let (mut submitted, mut done) = (0u64, Vec::new());
+    let start = smac_core::trial::unix_now();
+    let mut last_submit = start;
+    while done.len() < TRIALS as usize {
+        while submitted < TRIALS && r.count_available_workers() > 0 {
+            let config = space.sample(1, &mut rng).unwrap().pop().unwrap();
+            r.submit_trial(TrialInfo::new(config, Some(submitted))).unwrap();
+            submitted += 1;
+            last_submit = smac_core::trial::unix_now();
+        }
+        r.wait(Some(Duration::from_secs(5))).unwrap();
+        done.extend(r.iter_results());
+    }
+    assert!(done.iter().all(|(_, v)| v.status == StatusType::Success));
+    // Busy time of all workers inside [start, last submission], over its capacity.
+    let window = last_submit - start;
+    let busy: f64 =
+        done.iter().map(|(_, v)| (v.endtime.min(last_submit) - v.starttime.max(start)).max(0.0)).sum();
+    let fraction = busy / (WORKERS as f64 * window);
+    eprintln!("busy fraction {fraction:.3} over {window:.3} s");
+    assert!(fraction >= 0.9, "workers were only {:.1} % busy", 100.0 * fraction);
+}
