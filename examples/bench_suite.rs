@@ -34,6 +34,19 @@ struct Args {
     /// comparisons on functions whose optimum is the centre of the box (ackley5).
     #[arg(long)]
     no_default_config: bool,
+    /// After the runs, print one more line: median regret and wall time per function.
+    #[arg(long)]
+    summary: bool,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
 }
 
 fn parse_range(s: &str) -> Result<Range<u64>, String> {
@@ -88,7 +101,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let args = Args::parse();
     let out_dir = tempfile::tempdir()?;
+    let mut summary: Vec<(String, Vec<f64>, Vec<f64>)> = Vec::new();
     for problem in problems(&args.func) {
+        summary.push((problem.name.clone(), Vec::new(), Vec::new()));
         let f = std::sync::Arc::new(problem.f);
         for seed in args.seeds.clone() {
             let scenario = Scenario::builder(problem.space.clone())
@@ -141,7 +156,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "default_in_design": args.optimizer == "hpo" && !args.no_default_config,
             });
             println!("{line}");
+            let entry = summary.last_mut().expect("pushed above");
+            entry.1.push(benchmarks::regret(best, problem.optimum));
+            entry.2.push(wall_s);
         }
+    }
+    if args.summary {
+        let medians: serde_json::Map<String, serde_json::Value> = summary
+            .into_iter()
+            .map(|(name, regrets, walls)| {
+                let v = serde_json::json!({"median_regret": median(regrets), "median_wall_s": median(walls)});
+                (name, v)
+            })
+            .collect();
+        println!("{}", serde_json::json!({"opt": args.optimizer, "summary": medians}));
     }
     Ok(())
 }
