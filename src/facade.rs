@@ -2,14 +2,23 @@
 //!
 //! `RandomFacade::new(scenario, target)` gives a ready [`Optimizer`]; `RandomFacade::builder`
 //! lets you override components, add callbacks or bring your own [`Runner`] (a parallel runner,
-//! a cluster client). With `scenario.n_workers == 1` a closure target runs in-process with no
-//! runner overhead.
+//! a cluster client). Runner choice for a target:
+//! - `scenario.n_workers == 1`: the target runs in the optimizer's thread, no runner overhead;
+//! - `n_workers > 1` with a closure ([`FacadeBuilder::target_fn`]): a pool of worker threads
+//!   (closures cannot travel to other processes);
+//! - `n_workers > 1` with a serializable target ([`FacadeBuilder::target_processes`]): local
+//!   worker processes started from the current executable, which must call
+//!   `smac::runner::worker::serve_if_worker::<Target>()` first thing in `main`.
+//!
+//! Local workers belong to the run and are shut down at its end.
 
 use smac_core::{
     Callback, FnTarget, InitialDesign, Intensifier, Runner, Scenario, SmacError, Smbo, SmboBuilder,
     TargetFunction, TargetFunctionRunner, TargetOutput, TrialInfo,
 };
+use smac_runner::{DaskStyleParallelRunner, ParallelOptions, ShippableTarget};
 use std::fmt::Display;
+use std::sync::Arc;
 
 /// The optimization loop over any runner, as the facades build it.
 pub type Optimizer = Smbo<Box<dyn Runner>>;
@@ -25,17 +34,31 @@ impl FacadeBuilder {
         FacadeBuilder { inner, runner: None }
     }
 
-    /// Evaluates trials with a target: in-process when the scenario has one worker.
+    /// Evaluates trials with a target: in the optimizer's thread with one worker, on a pool of
+    /// `n_workers` threads otherwise.
     pub fn target(mut self, target: impl TargetFunction + 'static) -> Result<Self, SmacError> {
         let scenario = self.inner.scenario();
-        if scenario.n_workers > 1 {
-            return Err(SmacError::Runner(smac_core::RunnerError::Other(format!(
-                "n_workers = {} needs a parallel runner: pass one with `.runner(..)` (see smac::runner)",
-                scenario.n_workers
-            ))));
-        }
-        let crash_cost = scenario.crash_cost.clone();
-        self.runner = Some(Box::new(TargetFunctionRunner::new(target, crash_cost)));
+        let single = TargetFunctionRunner::new(target, scenario.crash_cost.clone());
+        self.runner = Some(if scenario.n_workers > 1 {
+            let options = ParallelOptions::from_scenario(scenario);
+            Box::new(DaskStyleParallelRunner::in_process(Arc::new(single), scenario.n_workers, options)?)
+        } else {
+            Box::new(single)
+        });
+        Ok(self)
+    }
+
+    /// Evaluates trials of a serializable target on `n_workers` local worker processes (one
+    /// worker: in the optimizer's thread). The executable must serve workers at the top of
+    /// `main` with `smac::runner::worker::serve_if_worker::<T>()`.
+    pub fn target_processes<T: ShippableTarget>(mut self, target: T) -> Result<Self, SmacError> {
+        let scenario = self.inner.scenario();
+        let single = TargetFunctionRunner::new(target, scenario.crash_cost.clone());
+        self.runner = Some(if scenario.n_workers > 1 {
+            Box::new(DaskStyleParallelRunner::from_scenario(single, scenario)?)
+        } else {
+            Box::new(single)
+        });
         Ok(self)
     }
 
