@@ -89,7 +89,8 @@ impl SmboBuilder {
     pub fn blackbox(scenario: Scenario) -> Self {
         let gp = GaussianProcessConfig { seed: scenario.seed, ..GaussianProcessConfig::default() };
         let model = GaussianProcess::new(gp, feature_types(&scenario));
-        let maximizer = LocalAndSortedRandomSearch { challengers: 1_000, stdev_init: 0.2, ..Default::default() };
+        let maximizer =
+            LocalAndSortedRandomSearch { challengers: 1_000, stdev_init: 0.2, ..Default::default() };
         let generator = ModelBasedGenerator::new(
             scenario.configspace.clone(),
             Box::new(model),
