@@ -10,11 +10,12 @@ use super::{best_of, trial_seeds, Intensifier};
 use crate::config_selector::ConfigSelector;
 use crate::configspace::Configuration;
 use crate::error::SmacError;
+use crate::runhistory::dominates;
 use crate::runhistory::{ConfigId, RunHistory};
 use crate::scenario::Scenario;
 use crate::trial::{TrialInfo, TrialValue};
 use rand_chacha::ChaCha8Rng;
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 
 /// Evaluates each configuration on all instance-seed pairs; no racing.
 pub struct FullEvaluationIntensifier {
@@ -22,6 +23,7 @@ pub struct FullEvaluationIntensifier {
     budget: Option<f64>,
     queue: VecDeque<TrialInfo>,
     complete: Vec<ConfigId>,
+    complete_set: HashSet<ConfigId>,
     incumbents: Vec<Configuration>,
     incumbent_ids: Vec<ConfigId>,
 }
@@ -42,6 +44,7 @@ impl FullEvaluationIntensifier {
             budget: scenario.max_budget,
             queue: VecDeque::new(),
             complete: Vec::new(),
+            complete_set: HashSet::new(),
             incumbents: Vec::new(),
             incumbent_ids: Vec::new(),
         }
@@ -54,8 +57,39 @@ impl FullEvaluationIntensifier {
 
     fn refresh(&mut self, runhistory: &RunHistory) {
         self.incumbent_ids = best_of(runhistory, &self.complete);
+        self.sync_configs(runhistory);
+    }
+
+    fn sync_configs(&mut self, runhistory: &RunHistory) {
         self.incumbents =
             self.incumbent_ids.iter().filter_map(|id| runhistory.config(*id).cloned()).collect();
+    }
+
+    /// Folds a newly complete configuration into the incumbents in O(incumbents), so a long run
+    /// does not rescan every configuration after each result.
+    fn admit(&mut self, runhistory: &RunHistory, id: ConfigId) {
+        let Some(cost) = runhistory.average_cost(id) else { return };
+        let costs: Vec<Vec<f64>> =
+            self.incumbent_ids.iter().map(|i| runhistory.average_cost(*i).unwrap_or_default()).collect();
+        if runhistory.n_objectives() == 1 {
+            // Ties keep the older incumbent, as a full rescan would.
+            if costs.first().is_none_or(|best| cost[0] < best[0]) {
+                self.incumbent_ids = vec![id];
+                self.sync_configs(runhistory);
+            }
+        } else if !costs.iter().any(|c| dominates(c, &cost)) {
+            let keep: Vec<ConfigId> = self
+                .incumbent_ids
+                .iter()
+                .zip(&costs)
+                .filter(|(_, c)| !dominates(&cost, c))
+                .map(|(i, _)| *i)
+                .collect();
+            self.incumbent_ids = keep;
+            self.incumbent_ids.push(id);
+            self.incumbent_ids.sort_unstable();
+            self.sync_configs(runhistory);
+        }
     }
 }
 
@@ -82,10 +116,12 @@ impl Intensifier for FullEvaluationIntensifier {
 
     fn on_result(&mut self, runhistory: &RunHistory, trial: &TrialInfo, _value: &TrialValue) {
         let Some(id) = runhistory.config_id(&trial.config) else { return };
-        if !self.complete.contains(&id) && runhistory.n_trials_of(id) >= self.pairs.len() {
+        if !self.complete_set.contains(&id) && runhistory.n_trials_of(id) >= self.pairs.len() {
             self.complete.push(id);
-            self.refresh(runhistory);
+            self.complete_set.insert(id);
+            self.admit(runhistory, id);
         } else if self.incumbent_ids.contains(&id) {
+            // An incumbent's cost changed (a re-told trial): only a full rescan is exact.
             self.refresh(runhistory);
         }
     }
@@ -101,7 +137,7 @@ impl Intensifier for FullEvaluationIntensifier {
             .collect();
         // Configurations cut short by a stop are finished first, so no evaluation is wasted.
         for id in 1..=runhistory.configs().len() {
-            if self.complete.contains(&id) {
+            if self.complete_set.contains(&id) {
                 continue;
             }
             let config = runhistory.config(id).expect("ids are dense");

@@ -70,8 +70,8 @@ pub struct RunHistory {
     /// Observed (min, max) of successful costs per objective, for normalization.
     bounds: Vec<(f64, f64)>,
     submitted: usize,
-    /// `data` rendered as `runhistory.json` rows, kept in step with `data`.
-    rows: Vec<String>,
+    /// `data` rendered as `runhistory.json` rows, filled in lazily when the file is written.
+    rows: persist::RowCache,
 }
 
 impl RunHistory {
@@ -87,7 +87,7 @@ impl RunHistory {
             aggregates: Vec::new(),
             bounds: vec![(f64::INFINITY, f64::NEG_INFINITY); n_objectives],
             submitted: 0,
-            rows: Vec::new(),
+            rows: persist::RowCache::default(),
         }
     }
 
@@ -178,10 +178,9 @@ impl RunHistory {
             for (s, c) in agg.sum.iter_mut().zip(&value.cost) {
                 *s += c;
             }
-            self.rows[old] = persist::render_row(key.config_id, trial, &value);
+            self.rows.invalidate(old);
             self.data[old].1 = value;
         } else {
-            self.rows.push(persist::render_row(key.config_id, trial, &value));
             agg.n += 1;
             for (s, c) in agg.sum.iter_mut().zip(&value.cost) {
                 *s += c;

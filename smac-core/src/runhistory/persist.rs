@@ -8,8 +8,9 @@
 //! restart they are simply asked again.
 //!
 //! The file is rewritten after every `tell` (temp file + rename, so a kill at any moment leaves
-//! either the old or the new file). Rows are rendered once, when a trial is told, and cached, so
-//! each save is a concatenation rather than a re-serialization of the whole history.
+//! either the old or the new file). Each row is rendered once, at the first save that needs it,
+//! and cached, so a save is a concatenation rather than a re-serialization of the whole history,
+//! and runs that do not persist never render anything.
 
 use super::{ConfigId, RunHistory};
 use crate::configspace::{ConfigSpace, ConfigSpaceError, Configuration};
@@ -20,6 +21,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::Mutex;
 use thiserror::Error;
 
 /// Why a run history could not be saved or loaded.
@@ -36,8 +38,28 @@ pub enum RunHistoryError {
     Row { path: PathBuf, row: usize, reason: String },
 }
 
+/// Rendered rows by position in the history; `None` until rendered or after a replacement.
+/// Behind a mutex so that saving (`&self`) can fill it in.
+#[derive(Debug, Default)]
+pub(super) struct RowCache(Mutex<Vec<Option<String>>>);
+
+impl Clone for RowCache {
+    fn clone(&self) -> Self {
+        RowCache(Mutex::new(self.0.lock().expect("row cache lock").clone()))
+    }
+}
+
+impl RowCache {
+    /// Forgets the rendering of a replaced row.
+    pub(super) fn invalidate(&self, i: usize) {
+        if let Some(slot) = self.0.lock().expect("row cache lock").get_mut(i) {
+            *slot = None;
+        }
+    }
+}
+
 /// Renders one data row as SMAC3 writes it.
-pub(super) fn render_row(id: ConfigId, trial: &TrialInfo, v: &TrialValue) -> String {
+fn render_row(id: ConfigId, trial: &TrialInfo, v: &TrialValue) -> String {
     let cost = if v.cost.len() == 1 {
         json!(to_finite(v.cost[0]))
     } else {
@@ -62,7 +84,20 @@ pub(super) fn render_row(id: ConfigId, trial: &TrialInfo, v: &TrialValue) -> Str
 impl RunHistory {
     /// Renders the whole history as `runhistory.json` text.
     pub fn to_json(&self) -> String {
-        let mut out = String::with_capacity(self.rows.iter().map(|r| r.len() + 6).sum::<usize>() + 1024);
+        let mut rows = self.rows.0.lock().expect("row cache lock");
+        rows.resize(self.data.len(), None);
+        for (slot, (key, value)) in rows.iter_mut().zip(&self.data) {
+            if slot.is_none() {
+                let trial = TrialInfo {
+                    config: self.configs[key.config_id - 1].clone(),
+                    instance: key.instance.clone(),
+                    seed: key.seed,
+                    budget: key.budget,
+                };
+                *slot = Some(render_row(key.config_id, &trial, value));
+            }
+        }
+        let mut out = String::with_capacity(rows.iter().flatten().map(|r| r.len() + 6).sum::<usize>() + 1024);
         let _ = write!(
             out,
             "{{\n  \"stats\": {{\"submitted\": {}, \"finished\": {}, \"running\": {}}},\n  \"data\": [",
@@ -70,7 +105,7 @@ impl RunHistory {
             self.data.len(),
             self.running.len()
         );
-        for (k, row) in self.rows.iter().enumerate() {
+        for (k, row) in rows.iter().flatten().enumerate() {
             out.push_str(if k == 0 { "\n    " } else { ",\n    " });
             out.push_str(row);
         }
