@@ -72,3 +72,39 @@ fn failing_trials_on_worker_threads_become_crashes() {
         }
     }
 }
+
+/// One HPO run on 4 worker threads whose trial durations vary randomly; returns the sequence of
+/// (configuration, cost) in the order the run history recorded them.
+fn parallel_run(reproducible: bool, jitter_seed: u64) -> Vec<(String, f64)> {
+    use smac::runner::{DaskStyleParallelRunner, ParallelOptions};
+    use smac::TargetFunctionRunner;
+    let scenario =
+        Scenario::builder(space()).n_trials(30).n_workers(4).deterministic(true).seed(11).build().unwrap();
+    let counter = Arc::new(AtomicUsize::new(jitter_seed as usize));
+    let target = TargetFunctionRunner::from_fn(
+        move |t: &TrialInfo| {
+            // Durations differ between the two runs, so completion order differs too.
+            let n = counter.fetch_add(7, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(1 + (n * 13 % 11) as u64));
+            Ok::<_, String>(t.config.get_f64("x").unwrap().powi(2) + t.config.get_i64("k").unwrap() as f64)
+        },
+        vec![1e9],
+    );
+    let options = ParallelOptions { reproducible, ..ParallelOptions::from_scenario(&scenario) };
+    let runner = DaskStyleParallelRunner::in_process(Arc::new(target), 4, options).unwrap();
+    let mut smac =
+        HyperparameterOptimizationFacade::builder(scenario).runner(runner).persist(false).build().unwrap();
+    smac.optimize().unwrap();
+    smac.runhistory()
+        .iter()
+        .map(|(k, v)| (smac.runhistory().config(k.config_id).unwrap().to_string(), v.cost[0]))
+        .collect()
+}
+
+#[test]
+fn reproducible_mode_gives_identical_histories_with_four_workers() {
+    let a = parallel_run(true, 0);
+    let b = parallel_run(true, 5);
+    assert_eq!(a.len(), 30);
+    assert_eq!(a, b, "reproducible parallel runs diverged");
+}
