@@ -168,3 +168,20 @@ facade!(
     RandomFacade,
     SmboBuilder::random
 );
+facade!(
+    /// SMAC3's `AlgorithmConfigurationFacade`: random forest on plain costs with instance features,
+    /// EI, half random configurations, the default configuration first, and racing over instances.
+    AlgorithmConfigurationFacade,
+    SmboBuilder::algorithm_configuration
+);
+facade!(
+    /// SMAC3's `MultiFidelityFacade`: the HPO facade's model with Hyperband over the scenario's
+    /// `min_budget..max_budget`; the forest trains on the highest budget with data.
+    MultiFidelityFacade,
+    SmboBuilder::multi_fidelity
+);
+facade!(
+    /// SMAC3's `HyperbandFacade`: random configurations raced by Hyperband over the budgets.
+    HyperbandFacade,
+    SmboBuilder::hyperband
+);

@@ -16,7 +16,10 @@
 pub mod benchmarks;
 pub mod facade;
 
-pub use facade::{BlackBoxFacade, FacadeBuilder, HyperparameterOptimizationFacade, Optimizer, RandomFacade};
+pub use facade::{
+    AlgorithmConfigurationFacade, BlackBoxFacade, FacadeBuilder, HyperbandFacade,
+    HyperparameterOptimizationFacade, MultiFidelityFacade, Optimizer, RandomFacade,
+};
 pub use smac_core::configspace::{
     Condition, ConfigSpace, ConfigSpaceError, Configuration, Forbidden, Hyperparameter, Relation, Value,
 };

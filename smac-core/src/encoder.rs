@@ -10,6 +10,7 @@
 //! worst finite cost seen: an infinite target would wreck the forest's leaf means and the
 //! log-scaling, while "as bad as the worst" keeps the model away from crashing regions.
 
+use crate::multi_objective::{normalize_costs, ParEgo};
 use crate::runhistory::RunHistory;
 use crate::scenario::Scenario;
 use crate::trial::StatusType;
@@ -25,6 +26,9 @@ pub struct RunHistoryEncoder {
     pub log_scaled: bool,
     /// Percentile that sets how far below the minimum the log-scaling origin lies (SMAC3: 5).
     pub scale_percentage: f64,
+    /// Scalarization of several objectives: ParEGO (SMAC3's `ParEGO`, ρ = 0.05) by default when
+    /// the scenario has several; `None` averages the normalized costs.
+    pub multi_objective: Option<ParEgo>,
     n_params: usize,
     features: Option<std::collections::BTreeMap<String, Vec<f64>>>,
 }
@@ -46,6 +50,8 @@ impl RunHistoryEncoder {
         RunHistoryEncoder {
             log_scaled,
             scale_percentage: 5.0,
+            multi_objective: (scenario.n_objectives() > 1)
+                .then(|| ParEgo::new(scenario.n_objectives(), 0.05)),
             n_params: scenario.configspace.len(),
             features: scenario.instance_features.clone(),
         }
@@ -61,6 +67,30 @@ impl RunHistoryEncoder {
         self.features.as_ref().map(|f| f.values().cloned().collect()).unwrap_or_default()
     }
 
+    /// The budget to train on (SMAC3's `ConfigSelector._collect_data`): from the highest budget
+    /// down, the first with at least `min_trials` usable trials; `Some(None)` without budgets,
+    /// `None` when no budget has enough data yet.
+    pub fn training_budget(&self, rh: &RunHistory, min_trials: usize) -> Option<Option<f64>> {
+        let mut counts: Vec<(Option<f64>, usize)> = Vec::new();
+        for (key, value) in rh.iter() {
+            if matches!(value.status, StatusType::Running | StatusType::Doesnotexist) {
+                continue;
+            }
+            let bits = key.budget.map(f64::to_bits);
+            match counts.iter_mut().find(|(b, _)| b.map(f64::to_bits) == bits) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((key.budget, 1)),
+            }
+        }
+        if counts.iter().all(|(b, _)| b.is_none()) {
+            let n: usize = counts.iter().map(|c| c.1).sum();
+            return (n >= min_trials.max(1)).then_some(None);
+        }
+        counts.retain(|(b, _)| b.is_some());
+        counts.sort_by(|a, b| b.0.unwrap_or(0.0).total_cmp(&a.0.unwrap_or(0.0)));
+        counts.into_iter().find(|(_, n)| *n >= min_trials.max(1)).map(|(b, _)| b)
+    }
+
     /// Encodes the finished trials (at `budget` when given) of a run history.
     pub fn encode(&self, rh: &RunHistory, budget: Option<f64>) -> Encoded {
         let mut rows: Vec<(usize, Option<&str>, f64)> = Vec::with_capacity(rh.len());
@@ -72,7 +102,12 @@ impl RunHistoryEncoder {
                 continue;
             }
             let cost = if value.cost.iter().all(|c| c.is_finite()) {
-                rh.normalized_cost(&value.cost)
+                match &self.multi_objective {
+                    Some(p) if rh.n_objectives() > 1 => {
+                        p.scalarize(&normalize_costs(&value.cost, rh.objective_bounds()))
+                    }
+                    _ => rh.normalized_cost(&value.cost),
+                }
             } else {
                 f64::NAN
             };
@@ -173,5 +208,48 @@ mod tests {
         let plain = RunHistoryEncoder::new(&scenario, false).encode(&rh, None);
         assert_eq!(plain.y.to_vec(), vec![3.0, 1.0, 2.0, 3.0]);
         assert_eq!(plain.x[[1, 0]], configs[1].vector()[0]);
+    }
+
+    #[test]
+    fn trains_on_the_highest_budget_with_enough_trials() {
+        let mut cs = ConfigSpace::new("b");
+        cs.add(Hyperparameter::float("x", 0.0, 1.0)).unwrap();
+        let scenario = Scenario::builder(cs).budgets(1.0, 9.0).build().unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let configs = scenario.configspace.sample(6, &mut rng).unwrap();
+        let mut rh = RunHistory::new(1);
+        let enc = RunHistoryEncoder::new(&scenario, false);
+        assert_eq!(enc.training_budget(&rh, 1), None);
+        for (i, c) in configs.iter().enumerate() {
+            let budget = Some(if i < 4 { 1.0 } else { 3.0 });
+            let t = TrialInfo { config: c.clone(), instance: None, seed: Some(0), budget };
+            rh.add(&t, TrialValue::success(vec![i as f64], unix_now()));
+        }
+        assert_eq!(enc.training_budget(&rh, 1), Some(Some(3.0)));
+        assert_eq!(enc.training_budget(&rh, 3), Some(Some(1.0)));
+        assert_eq!(enc.training_budget(&rh, 5), None);
+        assert_eq!(enc.encode(&rh, Some(3.0)).y.to_vec(), vec![4.0, 5.0]);
+    }
+
+    #[test]
+    fn several_objectives_are_scalarized_by_parego() {
+        let mut cs = ConfigSpace::new("m");
+        cs.add(Hyperparameter::float("x", 0.0, 1.0)).unwrap();
+        let scenario = Scenario::builder(cs).objectives(["a", "b"]).build().unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+        let configs = scenario.configspace.sample(3, &mut rng).unwrap();
+        let mut rh = RunHistory::new(2);
+        for (c, cost) in configs.iter().zip([[0.0, 10.0], [1.0, 0.0], [0.5, 5.0]]) {
+            rh.add(&TrialInfo::new(c.clone(), Some(0)), TrialValue::success(cost.to_vec(), unix_now()));
+        }
+        let mut enc = RunHistoryEncoder::new(&scenario, false);
+        let p = enc.multi_objective.as_mut().expect("ParEGO for two objectives");
+        p.update_on_iteration_start(&mut rng);
+        let (ta, tb) = (p.theta()[0], p.theta()[1]);
+        let y = enc.encode(&rh, None).y.to_vec();
+        // Normalized costs (0, 1), (1, 0), (0.5, 0.5).
+        assert!((y[0] - (tb + 0.05 * tb)).abs() < 1e-12, "{y:?}");
+        assert!((y[1] - (ta + 0.05 * ta)).abs() < 1e-12);
+        assert!((y[2] - (0.5 * ta.max(tb) + 0.05 * 0.5)).abs() < 1e-9);
     }
 }

@@ -10,7 +10,7 @@ use crate::config_selector::{ConfigGenerator, ConfigSelector};
 use crate::encoder::RunHistoryEncoder;
 use crate::error::SmacError;
 use crate::initial_design::{DesignKind, InitialDesign};
-use crate::intensifier::{FullEvaluationIntensifier, Intensifier};
+use crate::intensifier::{FullEvaluationIntensifier, Hyperband, Intensifier, RacingIntensifier};
 use crate::model_based::ModelBasedGenerator;
 use crate::runner::Runner;
 use crate::scenario::Scenario;
@@ -21,6 +21,10 @@ use smac_surrogate::{FeatureType, GaussianProcess, GaussianProcessConfig, Random
 pub const HPO_RANDOM_PROBABILITY: f64 = 0.2;
 /// Fraction of random configurations interleaved by the BlackBox facade (SMAC3).
 pub const BLACKBOX_RANDOM_PROBABILITY: f64 = 0.084_472_323_717_205_52;
+/// Fraction of random configurations interleaved by the AlgorithmConfiguration facade (SMAC3).
+pub const AC_RANDOM_PROBABILITY: f64 = 0.5;
+/// Most instance-seed pairs one configuration runs on in the AlgorithmConfiguration facade.
+pub const AC_MAX_CONFIG_CALLS: usize = 2000;
 
 /// Column types of the surrogate's inputs: hyperparameters, then instance features.
 pub fn feature_types(scenario: &Scenario) -> Vec<FeatureType> {
@@ -103,6 +107,45 @@ impl SmboBuilder {
             .initial_design(design)
             .generator(Box::new(generator), BLACKBOX_RANDOM_PROBABILITY)
             .retrain_after(1)
+    }
+
+    /// SMAC3's `AlgorithmConfigurationFacade`: a random forest on plain costs (SMAC3's forest
+    /// defaults: 10 trees, 5/6 of the features per split, at least 3 samples per split and leaf,
+    /// depth ≤ 20; instance features as extra inputs), EI with ξ = 0, the local-and-sorted-random
+    /// maximizer with 5,000 challengers, half of the configurations random, challengers
+    /// regenerated after 8, the default configuration as the only initial design, and the racing
+    /// intensifier over the instances with up to 2,000 pairs per configuration and 10 incumbents.
+    pub fn algorithm_configuration(scenario: Scenario) -> Self {
+        let rf = RandomForestConfig { max_depth: 20, seed: scenario.seed, ..RandomForestConfig::default() };
+        let model = RandomForest::new(rf, feature_types(&scenario));
+        let generator = ModelBasedGenerator::new(
+            scenario.configspace.clone(),
+            Box::new(model),
+            Box::new(ExpectedImprovement::new(0.0)),
+            LocalAndSortedRandomSearch { challengers: 5_000, ..Default::default() },
+            RunHistoryEncoder::new(&scenario, false),
+        );
+        let intensifier = RacingIntensifier::with_limits(&scenario, AC_MAX_CONFIG_CALLS, 10);
+        Self::random(scenario)
+            .generator(Box::new(generator), AC_RANDOM_PROBABILITY)
+            .intensifier(Box::new(intensifier))
+    }
+
+    /// SMAC3's `MultiFidelityFacade`: the HPO preset with Hyperband over the scenario's
+    /// `min_budget..max_budget` (`eta = 3`) and a random initial design of `max(1, min(10·d,
+    /// n_trials/4))` configurations; the forest trains on the highest budget with data.
+    pub fn multi_fidelity(scenario: Scenario) -> Self {
+        let hyperband = Hyperband::new(&scenario);
+        Self::hpo(scenario)
+            .initial_design(InitialDesign::new(DesignKind::Random))
+            .intensifier(Box::new(hyperband))
+    }
+
+    /// SMAC3's `HyperbandFacade`: random configurations (the default one first) raced by
+    /// Hyperband over `min_budget..max_budget` with `eta = 3`.
+    pub fn hyperband(scenario: Scenario) -> Self {
+        let hyperband = Hyperband::new(&scenario);
+        Self::random(scenario).intensifier(Box::new(hyperband))
     }
 
     /// Takes the challenger generator out of the preset (to inspect or wrap it).

@@ -29,11 +29,14 @@ pub use callback::{Callback, RunState};
 pub use config_selector::{ConfigGenerator, ConfigSelector};
 pub use error::SmacError;
 pub use facade::SmboBuilder;
-pub use intensifier::{FullEvaluationIntensifier, Intensifier};
+pub use intensifier::{
+    FullEvaluationIntensifier, Hyperband, Intensifier, RacingIntensifier, SuccessiveHalving,
+};
 pub use run_directory::{OptimizationState, RunDirectory, TrajectoryEntry};
 pub use smbo::{Smbo, SmboParts};
 pub mod acquisition;
 pub mod encoder;
 pub mod json_compat;
 pub mod model_based;
+pub mod multi_objective;
 pub use model_based::ModelBasedGenerator;

@@ -36,6 +36,8 @@ pub struct ModelBasedGenerator {
     fitted_on: Option<usize>,
     n_rows: usize,
     n_return: usize,
+    min_trials: usize,
+    trained_ids: Vec<usize>,
 }
 
 impl ModelBasedGenerator {
@@ -58,7 +60,16 @@ impl ModelBasedGenerator {
             fitted_on: None,
             n_rows: 0,
             n_return: 100,
+            min_trials: 1,
+            trained_ids: Vec::new(),
         }
+    }
+
+    /// With budgets, trains on the highest budget with at least `n` trials (SMAC3's
+    /// `min_trials`, default 1).
+    pub fn min_trials(mut self, n: usize) -> Self {
+        self.min_trials = n.max(1);
+        self
     }
 
     /// Sets how many sorted challengers one maximization returns.
@@ -82,12 +93,20 @@ impl ModelBasedGenerator {
         if self.fitted_on == Some(rh.len()) {
             return Ok(self.n_rows > 0);
         }
-        let data = self.encoder.encode(rh, None);
-        self.n_rows = data.y.len();
         self.fitted_on = Some(rh.len());
+        let Some(budget) = self.encoder.training_budget(rh, self.min_trials) else {
+            self.n_rows = 0;
+            return Ok(false);
+        };
+        let data = self.encoder.encode(rh, budget);
+        self.n_rows = data.y.len();
         if self.n_rows == 0 {
             return Ok(false);
         }
+        if budget.is_some() {
+            debug!(?budget, rows = self.n_rows, "training the surrogate on one budget");
+        }
+        self.trained_ids = data.config_ids.clone();
         self.model.fit(data.x.view(), data.y.view()).map_err(|e| SmacError::Surrogate(e.to_string()))?;
         Ok(true)
     }
@@ -100,16 +119,23 @@ impl ConfigGenerator for ModelBasedGenerator {
         _incumbents: &[Configuration],
         rng: &mut ChaCha8Rng,
     ) -> Result<Vec<Configuration>, SmacError> {
+        if let Some(parego) = self.encoder.multi_objective.as_mut() {
+            // A new random scalarization per model update (SMAC3's ParEGO): refit.
+            parego.update_on_iteration_start(rng);
+            self.fitted_on = None;
+        }
         if !self.fit(rh)? {
             return Ok(Vec::new());
         }
-        // The incumbent value is the best predicted mean among evaluated configurations (SMAC3).
+        // The incumbent value is the best predicted mean among the configurations the model was
+        // trained on (SMAC3).
         let mut seen = HashSet::new();
         let evaluated: HashSet<Vec<u64>> = rh.configs().iter().map(|c| config_key(c.vector())).collect();
-        let observed: Vec<Vec<f64>> = rh
+        let observed: Vec<Vec<f64>> = self
+            .trained_ids
             .iter()
-            .filter(|(k, _)| seen.insert(k.config_id))
-            .map(|(k, _)| rh.config(k.config_id).expect("valid id").vector().to_vec())
+            .filter(|id| seen.insert(**id))
+            .map(|id| rh.config(*id).expect("valid id").vector().to_vec())
             .collect();
         let (observed_mean, _) = self.predict(&observed)?;
         let eta = observed_mean.iter().copied().fold(f64::INFINITY, f64::min);

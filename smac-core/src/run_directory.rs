@@ -117,9 +117,11 @@ impl RunDirectory {
         state: serde_json::Value,
     ) -> Result<(), SmacError> {
         let ids: Vec<usize> = incumbents.iter().filter_map(|c| rh.config_id(c)).collect();
+        // SMAC3 keeps the rejected challengers at the top level; racing intensifiers report them.
+        let rejected = state.get("rejected_config_ids").cloned().unwrap_or_else(|| json!([]));
         let doc = json!({
             "incumbent_ids": ids,
-            "rejected_config_ids": [],
+            "rejected_config_ids": rejected,
             "incumbents_changed": trajectory.len(),
             "trajectory": trajectory,
             "state": state,

@@ -5,8 +5,16 @@
 //! pulls new configurations from the [`ConfigSelector`] when it has nothing else to run.
 
 mod full_evaluation;
+pub mod hyperband;
+pub mod incumbents;
+pub mod racing;
+pub mod successive_halving;
 
 pub use full_evaluation::FullEvaluationIntensifier;
+pub use hyperband::{Hyperband, Schedule};
+pub use incumbents::{IncumbentSelection, IncumbentTracker, Pair};
+pub use racing::Intensifier as RacingIntensifier;
+pub use successive_halving::{InstanceOrder, SuccessiveHalving, SuccessiveHalvingOptions};
 
 use crate::config_selector::ConfigSelector;
 use crate::configspace::Configuration;
