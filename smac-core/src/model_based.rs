@@ -130,7 +130,6 @@ impl ConfigGenerator for ModelBasedGenerator {
         // The incumbent value is the best predicted mean among the configurations the model was
         // trained on (SMAC3).
         let mut seen = HashSet::new();
-        let evaluated: HashSet<Vec<u64>> = rh.configs().iter().map(|c| config_key(c.vector())).collect();
         let observed: Vec<Vec<f64>> = self
             .trained_ids
             .iter()
@@ -169,11 +168,11 @@ impl ConfigGenerator for ModelBasedGenerator {
         );
         Ok(candidates
             .into_iter()
-            .filter(|c| !evaluated.contains(&config_key(&c.vector)))
             .map(|c| {
                 let origin = if c.from_local_search { LOCAL_SEARCH_ORIGIN } else { RANDOM_SEARCH_ORIGIN };
                 Configuration::from_canonical_vector(&self.space, c.vector).with_origin(origin)
             })
+            .filter(|c| rh.config_id(c).is_none())
             .collect())
     }
 }
@@ -213,9 +212,4 @@ fn predict_marginalized(
     }
     let k = features.len() as f64;
     Ok((mean / k, var / k))
-}
-
-/// Bit pattern of a vector, for exact set membership.
-fn config_key(v: &[f64]) -> Vec<u64> {
-    v.iter().map(|x| if x.is_nan() { u64::MAX } else { x.to_bits() }).collect()
 }

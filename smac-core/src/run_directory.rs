@@ -26,6 +26,9 @@ pub struct OptimizationState {
     pub used_walltime: f64,
     /// Wall-clock seconds spent inside target evaluations.
     pub used_target_function_walltime: f64,
+    /// CPU seconds spent inside target evaluations.
+    #[serde(default)]
+    pub used_target_function_cputime: f64,
     /// Unix time of the last write.
     pub last_update: f64,
     /// Whether the run reached its end.

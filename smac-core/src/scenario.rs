@@ -342,6 +342,9 @@ impl Scenario {
             max_budget: self.max_budget,
             seed: self.seed,
             n_workers: self.n_workers,
+            adaptive_capping: false,
+            adaptive_capping_slackfactor: None,
+            runtime_cutoff: None,
             output_directory: self.run_directory().to_string_lossy().into_owned(),
             meta: serde_json::Value::Object(Default::default()),
         }
@@ -430,6 +433,14 @@ struct ScenarioFile {
     max_budget: Option<f64>,
     seed: u64,
     n_workers: usize,
+    /// SMAC3 keys for adaptive capping, which smac-rs does not do: written so SMAC3's readers find
+    /// every key, always `false`/`null`.
+    #[serde(default)]
+    adaptive_capping: bool,
+    #[serde(default)]
+    adaptive_capping_slackfactor: Option<f64>,
+    #[serde(default)]
+    runtime_cutoff: Option<f64>,
     output_directory: String,
     #[serde(rename = "_meta", default)]
     meta: serde_json::Value,

@@ -38,6 +38,7 @@ pub struct Smbo<R: Runner> {
     clock: Option<Instant>,
     walltime_before: f64,
     target_walltime: f64,
+    target_cputime: f64,
     cpu_at_start: f64,
     stop_requested: bool,
     started: bool,
@@ -71,6 +72,7 @@ impl<R: Runner> Smbo<R> {
         let mut runhistory = RunHistory::new(scenario.n_objectives());
         let mut walltime_before = 0.0;
         let mut target_walltime = 0.0;
+        let mut target_cputime = 0.0;
         let mut trajectory = Vec::new();
         let run_dir = if persist {
             let (dir, restored) = RunDirectory::open(&scenario, overwrite)?;
@@ -78,6 +80,7 @@ impl<R: Runner> Smbo<R> {
                 runhistory = r.runhistory;
                 walltime_before = r.optimization.used_walltime;
                 target_walltime = r.optimization.used_target_function_walltime;
+                target_cputime = r.optimization.used_target_function_cputime;
                 trajectory = r.trajectory;
                 intensifier.restore(&runhistory);
             }
@@ -100,6 +103,7 @@ impl<R: Runner> Smbo<R> {
             clock: None,
             walltime_before,
             target_walltime,
+            target_cputime,
             cpu_at_start: process_cpu_seconds(),
             stop_requested: false,
             started: false,
@@ -179,6 +183,7 @@ impl<R: Runner> Smbo<R> {
         let value = self.sanitize(value);
         let incumbents_before: Vec<Configuration> = self.intensifier.incumbents().to_vec();
         self.target_walltime += value.time;
+        self.target_cputime += value.cpu_time;
         self.runhistory.add(&trial, value.clone());
         self.intensifier.on_result(&self.runhistory, &trial, &value);
         if self.intensifier.incumbents() != incumbents_before.as_slice() {
@@ -383,6 +388,7 @@ impl<R: Runner> Smbo<R> {
         dir.save_optimization(&OptimizationState {
             used_walltime: self.elapsed(),
             used_target_function_walltime: self.target_walltime,
+            used_target_function_cputime: self.target_cputime,
             last_update: unix_now(),
             finished,
         })

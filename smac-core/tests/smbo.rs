@@ -214,3 +214,46 @@ fn loop_fills_workers_and_handles_out_of_order_results() {
     assert_eq!(smbo.runhistory().n_running(), 0);
     assert_eq!(smbo.runner().max_in_flight, 4);
 }
+
+#[test]
+fn resumed_hpo_run_on_a_log_scaled_space_repeats_no_configuration() {
+    // Log-scaled floats do not survive vector → value → JSON → value → vector bit for bit;
+    // configurations must still be recognized after a restart.
+    let mut cs = ConfigSpace::new("log");
+    cs.add_all([
+        Hyperparameter::float("lr", 1e-5, 1.0).log(),
+        Hyperparameter::integer("width", 8, 1024).log(),
+        Hyperparameter::float("dropout", 0.0, 0.9),
+    ])
+    .unwrap();
+    let cs = Arc::new(cs);
+    let target = |t: &TrialInfo| -> Result<f64, String> {
+        let lr = t.config.get_f64("lr").unwrap().log10();
+        let w = (t.config.get_i64("width").unwrap() as f64).log2();
+        Ok((lr + 3.0).powi(2) + (w - 7.0).powi(2) / 10.0 + t.config.get_f64("dropout").unwrap())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = |n| {
+        Scenario::builder(cs.clone())
+            .name("log")
+            .output_directory(dir.path())
+            .n_trials(n)
+            .deterministic(true)
+            .build()
+            .unwrap()
+    };
+    let mut first =
+        SmboBuilder::hpo(scenario(12)).build(TargetFunctionRunner::from_fn(target, vec![1e9])).unwrap();
+    first.optimize().unwrap();
+    drop(first);
+    let mut second =
+        SmboBuilder::hpo(scenario(40)).build(TargetFunctionRunner::from_fn(target, vec![1e9])).unwrap();
+    assert_eq!(second.runhistory().len(), 12);
+    second.optimize().unwrap();
+    let rh = second.runhistory();
+    assert_eq!(rh.len(), 40);
+    let distinct: std::collections::HashSet<_> = rh.iter().map(|(k, _)| k.config_id).collect();
+    assert_eq!(distinct.len(), 40, "a configuration from before the restart was evaluated again");
+    let values: std::collections::HashSet<String> = rh.configs().iter().map(|c| c.to_string()).collect();
+    assert_eq!(values.len(), rh.configs().len(), "two ids for the same values");
+}

@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 /// A point of a [`ConfigSpace`]: values of the active hyperparameters and their vector encoding.
 ///
-/// Equality and hashing use the canonical vector, so two configurations are equal exactly when
-/// they encode to the same point; the `origin` (which design or search produced it) is
-/// informational and ignored by both.
+/// Equality and hashing use the values, which survive a trip through `runhistory.json` bit for
+/// bit; the vector need not (log-scaled floats are `exp`/`ln` round trips), so comparing vectors
+/// would make a restarted run re-evaluate configurations it already has. The `origin` (which
+/// design or search produced it) is informational and ignored by both.
 #[derive(Clone)]
 pub struct Configuration {
     space: Arc<ConfigSpace>,
@@ -191,9 +192,7 @@ fn normalize(hp: &super::Hyperparameter, v: Value) -> Value {
 
 impl PartialEq for Configuration {
     fn eq(&self, other: &Self) -> bool {
-        self.vector.len() == other.vector.len()
-            && self.vector.iter().zip(&other.vector).all(|(a, b)| canonical_bits(*a) == canonical_bits(*b))
-            && (Arc::ptr_eq(&self.space, &other.space) || self.space == other.space)
+        self.values == other.values && (Arc::ptr_eq(&self.space, &other.space) || self.space == other.space)
     }
 }
 
@@ -201,8 +200,14 @@ impl Eq for Configuration {}
 
 impl Hash for Configuration {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        for x in &self.vector {
-            canonical_bits(*x).hash(state);
+        for v in &self.values {
+            match v {
+                None => 0u8.hash(state),
+                Some(Value::Float(x)) => (1u8, canonical_bits(*x)).hash(state),
+                Some(Value::Int(i)) => (2u8, *i).hash(state),
+                Some(Value::Bool(b)) => (3u8, *b).hash(state),
+                Some(Value::Str(s)) => (4u8, s).hash(state),
+            }
         }
     }
 }

@@ -164,6 +164,24 @@ impl Hyperparameter {
         self
     }
 
+    /// Whether two hyperparameters define the same thing, an unset default being equal to the
+    /// explicit default it stands for.
+    pub fn same_definition(&self, other: &Hyperparameter) -> bool {
+        let explicit = |h: &Hyperparameter| {
+            let mut h = h.clone();
+            let d = h.default();
+            match &mut h.kind {
+                HpKind::Float(f) => f.default = d.as_f64(),
+                HpKind::Integer(i) => i.default = d.as_i64(),
+                HpKind::Categorical(c) => c.default = Some(d),
+                HpKind::Ordinal(o) => o.default = Some(d),
+                HpKind::Constant(_) => {}
+            }
+            h
+        };
+        self.name == other.name && explicit(self) == explicit(other)
+    }
+
     /// Checks bounds, defaults, choices and weights.
     pub fn validate(&self) -> Result<(), ConfigSpaceError> {
         let bad =
@@ -524,6 +542,14 @@ mod tests {
         assert!((x - 0.4).abs() < 1e-12);
         assert!((hp.from_vector(x).as_f64().unwrap() - 1e-3).abs() < 1e-15);
         assert!((hp.default().as_f64().unwrap() - 10f64.powf(-2.5)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn unset_and_explicit_midpoint_defaults_define_the_same_hyperparameter() {
+        let unset = Hyperparameter::float("x", 0.0, 4.0);
+        assert!(unset.same_definition(&Hyperparameter::float("x", 0.0, 4.0).default_value(2.0)));
+        assert!(!unset.same_definition(&Hyperparameter::float("x", 0.0, 4.0).default_value(1.0)));
+        assert!(!unset.same_definition(&Hyperparameter::float("y", 0.0, 4.0)));
     }
 
     #[test]

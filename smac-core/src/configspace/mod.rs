@@ -76,11 +76,14 @@ impl From<ConfigSpace> for SpaceDef {
 }
 
 impl PartialEq for ConfigSpace {
+    /// Spaces are equal when they define the same thing: an unset default equals the explicit
+    /// default it stands for (ConfigSpace JSON always writes defaults out).
     fn eq(&self, other: &Self) -> bool {
         self.name == other.name
-            && self.hyperparameters == other.hyperparameters
             && self.conditions == other.conditions
             && self.forbiddens == other.forbiddens
+            && self.hyperparameters.len() == other.hyperparameters.len()
+            && self.hyperparameters.iter().zip(&other.hyperparameters).all(|(a, b)| a.same_definition(b))
     }
 }
 

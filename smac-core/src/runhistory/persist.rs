@@ -173,6 +173,14 @@ impl RunHistory {
         let rows =
             root.get("data").and_then(Json::as_array).ok_or_else(|| file_err("no 'data' list".into()))?;
         let mut rh = RunHistory::new(n_objectives);
+        // Register configurations in the file's id order, so ids (which intensifier.json and the
+        // trajectory refer to) survive a reload even when rows were written in completion order.
+        let mut ordered: Vec<(u64, &String)> =
+            by_id.keys().map(|k| (k.parse::<u64>().unwrap_or(u64::MAX), k)).collect();
+        ordered.sort();
+        for (_, k) in ordered {
+            rh.add_config(&by_id[k]);
+        }
         for (k, row) in rows.iter().enumerate() {
             let bad = |reason: String| RunHistoryError::Row { path: path.to_path_buf(), row: k, reason };
             let (trial, value) = parse_row(row, &by_id, n_objectives).map_err(bad)?;
