@@ -25,10 +25,20 @@ pub enum SmacError {
     Runner(#[from] RunnerError),
     /// The run directory holds a different scenario.
     #[error("the run directory '{path}' holds a different scenario ({detail}); choose another name or output directory, or set overwrite")]
-    ScenarioMismatch { path: PathBuf, detail: String },
+    ScenarioMismatch {
+        /// The file at fault.
+        path: PathBuf,
+        /// What differs or what was seen.
+        detail: String,
+    },
     /// A file of the run directory could not be read or written.
     #[error("run directory file '{path}': {reason}")]
-    Io { path: PathBuf, reason: String },
+    Io {
+        /// The file at fault.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A told trial was never asked and does not belong to this run's space.
     #[error("told trial is invalid: {0}")]
     InvalidTrial(String),

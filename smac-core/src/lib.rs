@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Core of smac-rs: config space, scenario, trials, run history, initial designs, intensifiers,
 //! acquisition and the SMBO loop.
 

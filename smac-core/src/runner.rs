@@ -20,7 +20,12 @@ use thiserror::Error;
 pub enum RunnerError {
     /// No worker became free within the patience.
     #[error("no worker became available within the patience of {patience_s} s ({detail})")]
-    NoWorkerAvailable { patience_s: f64, detail: String },
+    NoWorkerAvailable {
+        /// The patience, in seconds.
+        patience_s: f64,
+        /// What differs or what was seen.
+        detail: String,
+    },
     /// The runner or its cluster has been shut down.
     #[error("the runner is closed")]
     Closed,

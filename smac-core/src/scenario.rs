@@ -18,10 +18,20 @@ use thiserror::Error;
 pub enum ScenarioError {
     /// A field has an invalid value.
     #[error("scenario field '{field}': {reason}")]
-    InvalidField { field: &'static str, reason: String },
+    InvalidField {
+        /// The scenario field at fault.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
     /// Reading or writing `scenario.json` failed.
     #[error("scenario file '{path}': {reason}")]
-    File { path: PathBuf, reason: String },
+    File {
+        /// The file at fault.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// The optimization problem: search space, objectives, budget of trials and time, parallelism.

@@ -12,15 +12,50 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Condition {
     /// `parent == value`.
-    Equals { child: String, parent: String, value: Value },
+    Equals {
+        /// The hyperparameter the condition activates.
+        child: String,
+        /// The hyperparameter the condition reads.
+        parent: String,
+        /// The value compared with.
+        value: Value,
+    },
     /// `parent != value` (parent active).
-    NotEquals { child: String, parent: String, value: Value },
+    NotEquals {
+        /// The hyperparameter the condition activates.
+        child: String,
+        /// The hyperparameter the condition reads.
+        parent: String,
+        /// The value compared with.
+        value: Value,
+    },
     /// `parent ∈ values`.
-    In { child: String, parent: String, values: Vec<Value> },
+    In {
+        /// The hyperparameter the condition activates.
+        child: String,
+        /// The hyperparameter the condition reads.
+        parent: String,
+        /// The values compared with.
+        values: Vec<Value>,
+    },
     /// `parent < value` (ordered parents only).
-    LessThan { child: String, parent: String, value: Value },
+    LessThan {
+        /// The hyperparameter the condition activates.
+        child: String,
+        /// The hyperparameter the condition reads.
+        parent: String,
+        /// The value compared with.
+        value: Value,
+    },
     /// `parent > value` (ordered parents only).
-    GreaterThan { child: String, parent: String, value: Value },
+    GreaterThan {
+        /// The hyperparameter the condition activates.
+        child: String,
+        /// The hyperparameter the condition reads.
+        parent: String,
+        /// The value compared with.
+        value: Value,
+    },
     /// All components hold (components share the child).
     And(Vec<Condition>),
     /// At least one component holds (components share the child).

@@ -20,13 +20,30 @@ pub enum Relation {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Forbidden {
     /// Forbids `name == value`.
-    Equals { name: String, value: Value },
+    Equals {
+        /// The hyperparameter at fault.
+        name: String,
+        /// The value compared with.
+        value: Value,
+    },
     /// Forbids `name ∈ values`.
-    In { name: String, values: Vec<Value> },
+    In {
+        /// The hyperparameter at fault.
+        name: String,
+        /// The values compared with.
+        values: Vec<Value>,
+    },
     /// Forbids the conjunction of all components.
     And(Vec<Forbidden>),
     /// Forbids `left <relation> right` between two hyperparameters' values.
-    Relation { left: String, right: String, relation: Relation },
+    Relation {
+        /// The left-hand hyperparameter.
+        left: String,
+        /// The right-hand hyperparameter.
+        right: String,
+        /// The comparison.
+        relation: Relation,
+    },
 }
 
 impl Forbidden {
@@ -61,9 +78,19 @@ impl Forbidden {
 /// except for relations, which compare decoded values across two different encodings.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum CompiledForbidden {
-    In { index: usize, values: Vec<f64> },
+    In {
+        index: usize,
+        values: Vec<f64>,
+    },
     And(Vec<CompiledForbidden>),
-    Relation { left: usize, right: usize, relation: Relation },
+    Relation {
+        /// The left-hand hyperparameter.
+        left: usize,
+        /// The right-hand hyperparameter.
+        right: usize,
+        /// The comparison.
+        relation: Relation,
+    },
 }
 
 impl CompiledForbidden {

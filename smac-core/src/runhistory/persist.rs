@@ -29,13 +29,32 @@ use thiserror::Error;
 pub enum RunHistoryError {
     /// Reading or writing the file failed.
     #[error("run history '{path}': {reason}")]
-    File { path: PathBuf, reason: String },
+    File {
+        /// The file at fault.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A stored configuration does not fit the config space.
     #[error("run history '{path}': configuration {id}: {source}")]
-    Config { path: PathBuf, id: String, source: ConfigSpaceError },
+    Config {
+        /// The file at fault.
+        path: PathBuf,
+        /// The configuration id in the file.
+        id: String,
+        /// Why the configuration was rejected.
+        source: ConfigSpaceError,
+    },
     /// A data row is malformed.
     #[error("run history '{path}': data row {row}: {reason}")]
-    Row { path: PathBuf, row: usize, reason: String },
+    Row {
+        /// The file at fault.
+        path: PathBuf,
+        /// Index of the row in `data`.
+        row: usize,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// Rendered rows by position in the history; `None` until rendered or after a replacement.
