@@ -1,4 +1,9 @@
-//! [`Client`]: a cheap, cloneable handle to a running scheduler, and the scheduler's thread.
+//! [`Client`]: a cheap, cloneable handle to a scheduler, and the embedded scheduler's thread.
+//!
+//! A client reaches either a scheduler embedded in this process (a [`crate::LocalCluster`]'s)
+//! or, through [`Client::connect`] / [`Client::from_scheduler_file`], a scheduler running
+//! elsewhere (`smac-scheduler`, or another process's cluster); runners cannot tell the
+//! difference (see [`crate::remote`]).
 //!
 //! The scheduler runs on its own thread with a single-threaded tokio runtime: every task it
 //! has (the scheduler itself, the accept loop, each connection's reader and writer) wakes on
@@ -9,13 +14,14 @@
 use crate::connection::{accept_loop, ConnContext};
 use crate::executor::RunnerSpec;
 use crate::protocol::{Token, PROTOCOL_VERSION};
-use crate::scheduler::{self, Msg, Notice, SchedulerConfig, Shared};
+use crate::remote::{ConnectError, CONNECT_TIMEOUT};
+use crate::scheduler::{self, Msg, Notice, NoticeSink, SchedulerConfig, Shared, TrialEnv};
 use crate::stats::SchedulerStats;
 use crate::worker::SchedulerFile;
 use smac_core::{RunnerError, TrialInfo};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -23,8 +29,9 @@ use tokio::sync::mpsc;
 
 /// A handle to a scheduler and its workers; clones share the same scheduler.
 ///
-/// A runner given a client never closes it: the cluster that created the scheduler (a
-/// [`crate::LocalCluster`]) owns its lifetime, like a Dask `Client` passed to SMAC3.
+/// A runner given a client never closes the cluster: whoever started the scheduler (a
+/// [`crate::LocalCluster`], an `smac-scheduler` process) owns its lifetime, like a Dask
+/// `Client` passed to SMAC3.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<ClientInner>,
@@ -34,14 +41,17 @@ struct ClientInner {
     tx: mpsc::UnboundedSender<Msg>,
     shared: Arc<Shared>,
     address: Option<SocketAddr>,
+    /// The host name written to scheduler files instead of the bound address.
+    contact: Option<String>,
     token: Token,
-    next_runner_id: AtomicU64,
+    remote: bool,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("address", &self.inner.address)
+            .field("remote", &self.inner.remote)
             .field("n_workers", &self.n_workers())
             .field("closed", &self.is_closed())
             .finish()
@@ -56,17 +66,74 @@ pub(crate) struct Attachment {
 }
 
 impl Client {
-    /// The address worker processes connect to (`None` for a scheduler without a listener).
+    /// Attaches to a running scheduler described by a scheduler file (as written by
+    /// `smac-scheduler --scheduler-file`), waiting up to 30 s for the file and the connection.
+    pub fn from_scheduler_file(path: impl AsRef<Path>) -> Result<Client, ConnectError> {
+        Self::from_scheduler_file_timeout(path, CONNECT_TIMEOUT)
+    }
+
+    /// Like [`Client::from_scheduler_file`], waiting at most `timeout`.
+    pub fn from_scheduler_file_timeout(
+        path: impl AsRef<Path>,
+        timeout: Duration,
+    ) -> Result<Client, ConnectError> {
+        let deadline = Instant::now() + timeout;
+        let path = path.as_ref();
+        let file =
+            SchedulerFile::wait(path, timeout).map_err(|e| ConnectError::SchedulerFile(e.to_string()))?;
+        if file.protocol != PROTOCOL_VERSION {
+            return Err(ConnectError::Version { got: file.protocol, expected: PROTOCOL_VERSION });
+        }
+        let token = Token::from_hex(&file.token).ok_or_else(|| {
+            ConnectError::SchedulerFile(format!("{}: the token is not 64 hex digits", path.display()))
+        })?;
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
+        crate::remote::connect(&file.address, token, left)
+    }
+
+    /// Attaches to the scheduler at `address` (`host:port`) with its token, waiting up to 30 s
+    /// for it to accept the connection.
+    pub fn connect(address: &str, token: Token) -> Result<Client, ConnectError> {
+        crate::remote::connect(address, token, CONNECT_TIMEOUT)
+    }
+
+    pub(crate) fn from_parts(
+        tx: mpsc::UnboundedSender<Msg>,
+        shared: Arc<Shared>,
+        address: Option<SocketAddr>,
+        contact: Option<String>,
+        token: Token,
+        remote: bool,
+    ) -> Client {
+        Client { inner: Arc::new(ClientInner { tx, shared, address, contact, token, remote }) }
+    }
+
+    /// Whether the scheduler runs in another process (the client attached over TCP).
+    pub fn is_remote(&self) -> bool {
+        self.inner.remote
+    }
+
+    /// The scheduler's address (`None` for an embedded scheduler without a listener).
     pub fn address(&self) -> Option<SocketAddr> {
         self.inner.address
     }
 
-    /// Connection details for workers joining from elsewhere (address and token).
+    /// Connection details for workers and clients joining from elsewhere (address and token).
+    /// A scheduler bound to all interfaces (`0.0.0.0`) is named by this machine's host name
+    /// unless a contact host was given.
     pub fn scheduler_file(&self) -> Option<SchedulerFile> {
-        self.inner.address.map(|a| SchedulerFile {
-            address: a.to_string(),
-            token: self.inner.token.to_hex(),
-            protocol: PROTOCOL_VERSION,
+        self.inner.address.map(|a| {
+            let host = match &self.inner.contact {
+                Some(h) => h.clone(),
+                None if a.ip().is_unspecified() => crate::worker::host_name(),
+                None => a.ip().to_string(),
+            };
+            let address = if host.contains(':') && !host.starts_with('[') {
+                format!("[{host}]:{}", a.port())
+            } else {
+                format!("{host}:{}", a.port())
+            };
+            SchedulerFile { address, token: self.inner.token.to_hex(), protocol: PROTOCOL_VERSION }
         })
     }
 
@@ -130,7 +197,7 @@ impl Client {
     }
 
     pub(crate) fn next_runner_id(&self) -> u64 {
-        self.inner.next_runner_id.fetch_add(1, Ordering::Relaxed)
+        self.inner.shared.next_runner_id.fetch_add(1, Ordering::Relaxed)
     }
 
     pub(crate) fn next_worker_id(&self) -> u64 {
@@ -147,12 +214,19 @@ impl Client {
         // An impossible count, so the scheduler's first answer always differs and is notified.
         let slots = Arc::new(AtomicUsize::new(usize::MAX));
         let runner_id = spec.id;
-        self.send(Msg::Attach { spec: Arc::new(spec), notices: ntx, slots: slots.clone(), patience })?;
+        let notices = NoticeSink::Local(ntx);
+        self.send(Msg::Attach { spec: Arc::new(spec), notices, slots: slots.clone(), patience })?;
         Ok(Attachment { runner_id, notices: nrx, slots })
     }
 
-    pub(crate) fn submit(&self, runner_id: u64, seq: u64, trial: TrialInfo) -> Result<(), RunnerError> {
-        self.send(Msg::Submit { runner_id, seq, trial })
+    pub(crate) fn submit(
+        &self,
+        runner_id: u64,
+        seq: u64,
+        trial: TrialInfo,
+        env: TrialEnv,
+    ) -> Result<(), RunnerError> {
+        self.send(Msg::Submit { runner_id, seq, trial, env })
     }
 }
 
@@ -163,8 +237,13 @@ pub(crate) struct SchedulerThread {
 }
 
 impl SchedulerThread {
-    /// Starts a scheduler, listening on `listen` for worker processes when given.
-    pub fn start(cfg: SchedulerConfig, listen: Option<SocketAddr>) -> Result<Self, RunnerError> {
+    /// Starts a scheduler, listening on `listen` for worker processes and clients when given;
+    /// `contact` names the host in scheduler files.
+    pub fn start(
+        cfg: SchedulerConfig,
+        listen: Option<SocketAddr>,
+        contact: Option<String>,
+    ) -> Result<Self, RunnerError> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let listener = match listen {
             Some(addr) => Some(rt.block_on(tokio::net::TcpListener::bind(addr))?),
@@ -194,9 +273,7 @@ impl SchedulerThread {
         if let Some(a) = address {
             tracing::info!(address = %a, "scheduler listening");
         }
-        let client = Client {
-            inner: Arc::new(ClientInner { tx, shared, address, token, next_runner_id: AtomicU64::new(0) }),
-        };
+        let client = Client::from_parts(tx, shared, address, contact, token, false);
         Ok(SchedulerThread { client, thread: Some(thread) })
     }
 

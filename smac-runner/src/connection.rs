@@ -1,13 +1,15 @@
-//! The scheduler's side of worker connections: accept, handshake, read and write tasks.
+//! The scheduler's side of connections: accept, handshake, then worker read and write tasks
+//! (client connections continue in [`crate::client_conn`]).
 //!
-//! Each connection gets a reader (this task) and a writer task. The reader checks the raw
-//! handshake before anything is deserialized, then forwards every decoded frame to the
-//! scheduler; any bad frame closes only this connection. The writer turns [`Outgoing`]
+//! Each worker connection gets a reader (this task) and a writer task. The reader checks the
+//! raw handshake before anything is deserialized — a wrong or missing token is refused and
+//! logged with the peer's address — then forwards every decoded frame to the scheduler; any
+//! bad frame closes only this connection. The writer turns [`Outgoing`]
 //! messages into frames, sends each configuration space once per connection, and coalesces
 //! whatever is queued into one write (fewer syscalls under load, no delay when idle).
 
 use crate::protocol::{
-    check_handshake, decode_message, encode_frame, Blob, FrameDecoder, ToScheduler, ToWorker, Token,
+    check_handshake, decode_message, encode_frame, Blob, FrameDecoder, Peer, ToScheduler, ToWorker, Token,
     WireTrial, HANDSHAKE_MAX_FRAME,
 };
 use crate::scheduler::{Hello, Link, Msg, Outgoing, SchedulerConfig, Shared};
@@ -46,7 +48,7 @@ pub(crate) async fn accept_loop(listener: TcpListener, ctx: Arc<ConnContext>) {
 
 async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ConnContext>) {
     if let Err(reason) = serve_inner(stream, peer, &ctx).await {
-        tracing::warn!(%peer, "worker connection refused: {reason}");
+        tracing::warn!(%peer, "connection refused: {reason}");
     }
 }
 
@@ -61,18 +63,24 @@ async fn serve_inner(stream: TcpStream, peer: SocketAddr, ctx: &Arc<ConnContext>
     })
     .await
     .unwrap_or_else(|_| Err(format!("no handshake within {deadline:?}")));
-    if let Err(e) = handshake {
-        bump(&ctx.shared.stats.handshakes_rejected);
-        return Err(e);
-    }
+    let kind = match handshake {
+        Ok(kind) => kind,
+        Err(e) => {
+            bump(&ctx.shared.stats.handshakes_rejected);
+            return Err(e);
+        }
+    };
     dec.set_max_frame(ctx.cfg.max_frame);
+    if kind == Peer::Client {
+        return crate::client_conn::serve(rd, wr, dec, peer, ctx.clone()).await;
+    }
     let worker_id = ctx.shared.next_worker_id.fetch_add(1, Ordering::Relaxed);
     let (otx, orx) = mpsc::unbounded_channel();
     tokio::spawn(writer(wr, orx, worker_id, ctx.clone()));
-    let hello = tokio::time::timeout(deadline, next_message(&mut rd, &mut dec))
+    let hello = tokio::time::timeout(deadline, next_message::<ToScheduler>(&mut rd, &mut dec))
         .await
         .unwrap_or_else(|_| Err(format!("no hello within {deadline:?}")));
-    let Ok(ToScheduler::Hello { tags, pid, host }) = hello else {
+    let Ok(ToScheduler::Hello { tags, pid, host, resources }) = hello else {
         bump(&ctx.shared.stats.frames_rejected);
         return Err(match hello {
             Err(e) => format!("invalid hello: {e}"),
@@ -80,7 +88,7 @@ async fn serve_inner(stream: TcpStream, peer: SocketAddr, ctx: &Arc<ConnContext>
         });
     };
     let (closer, mut closed) = oneshot::channel();
-    let hello = Hello { tags, pid, host };
+    let hello = Hello { tags, pid, host, resources };
     if ctx.tx.send(Msg::Joined { worker_id, link: Link::Tcp(otx), hello, closer: Some(closer) }).is_err() {
         return Ok(());
     }
@@ -121,14 +129,15 @@ fn drain_frames(dec: &mut FrameDecoder, worker_id: u64, ctx: &ConnContext) -> Re
     Ok(())
 }
 
-async fn fill(rd: &mut OwnedReadHalf, dec: &mut FrameDecoder) -> Result<(), String> {
+/// Reads more bytes into `dec`; an end of stream is an error.
+pub(crate) async fn fill(rd: &mut OwnedReadHalf, dec: &mut FrameDecoder) -> Result<(), String> {
     let want = dec.wanted().clamp(1 << 10, 1 << 20);
     let buf = dec.spare(want);
     let r = rd.read(buf).await;
     match r {
         Ok(0) => {
             dec.commit(want, 0);
-            Err("connection closed during the handshake".into())
+            Err("the peer closed the connection".into())
         }
         Ok(n) => {
             dec.commit(want, n);
@@ -150,7 +159,11 @@ async fn next_payload(rd: &mut OwnedReadHalf, dec: &mut FrameDecoder) -> Result<
     }
 }
 
-async fn next_message(rd: &mut OwnedReadHalf, dec: &mut FrameDecoder) -> Result<ToScheduler, String> {
+/// Reads the next complete message of type `M`.
+pub(crate) async fn next_message<M: serde::de::DeserializeOwned>(
+    rd: &mut OwnedReadHalf,
+    dec: &mut FrameDecoder,
+) -> Result<M, String> {
     loop {
         if let Some(p) = dec.next_frame().map_err(|e| e.to_string())? {
             return decode_message(p).map_err(|e| e.to_string());
@@ -167,16 +180,16 @@ impl Drop for WriterGuard {
     }
 }
 
-/// Spaces this connection's worker already has, by id.
+/// Spaces the peer of a connection already has, by id.
 #[derive(Default)]
-struct SpaceCache {
+pub(crate) struct SpaceCache {
     spaces: Vec<Arc<ConfigSpace>>,
 }
 
 impl SpaceCache {
     /// The id of `space` and whether it is new to the worker. Pointer equality first (the
     /// common case: all configurations share the scenario's space), content equality second.
-    fn id_for(&mut self, space: &Arc<ConfigSpace>) -> (u32, bool) {
+    pub fn id_for(&mut self, space: &Arc<ConfigSpace>) -> (u32, bool) {
         if let Some(i) = self.spaces.iter().position(|s| Arc::ptr_eq(s, space)) {
             return (i as u32, false);
         }
@@ -255,7 +268,7 @@ fn encode(
             },
             None,
         ),
-        Outgoing::Run { key, runner_id, trial } => {
+        Outgoing::Run { key, runner_id, trial, env } => {
             let (space_id, new) = spaces.id_for(trial.config.space());
             if new {
                 let space = ToWorker::Space { space_id, space: (**trial.config.space()).clone() };
@@ -264,7 +277,8 @@ fn encode(
                     Err(e) => tracing::error!(worker_id, "cannot send a configuration space: {e}"),
                 }
             }
-            (ToWorker::Run { key, runner_id, trial: WireTrial::from_trial(&trial, space_id) }, Some(key))
+            let trial = WireTrial::from_trial(&trial, space_id);
+            (ToWorker::Run { key, runner_id, trial, env: env.to_vec() }, Some(key))
         }
     };
     if let Err(e) = encode_frame(&msg, max, buf) {

@@ -91,6 +91,8 @@ pub(crate) struct RunnerSpec {
     pub crash_cost: Vec<f64>,
     /// Limits workers enforce per trial.
     pub limits: crate::protocol::TrialLimits,
+    /// Resources each trial claims on its worker.
+    pub resources: crate::resources::Resources,
 }
 
 impl RunnerSpec {

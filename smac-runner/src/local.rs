@@ -6,12 +6,16 @@
 //! per-trial limits. In-process worker *threads* are for cheap Rust targets, where process
 //! round trips would cost more than the trial. Both attach to the same scheduler, so runners
 //! use them through one API. A cluster can also listen on a public address and write a
-//! scheduler file so that workers on other machines join it.
+//! scheduler file so that workers and clients on other machines join it; with no local
+//! workers at all that is a standalone scheduler (what `smac-scheduler` runs).
 
 use crate::client::{Client, SchedulerThread};
+use crate::resources::Resources;
 use crate::scatter::{install_thread_store, ScatterStore};
 use crate::scheduler::{Hello, Link, Msg, Outgoing, SchedulerConfig};
-use crate::worker::{is_worker_process, run_guarded, ENV_ADDRESS, ENV_TOKEN};
+use crate::worker::{
+    is_worker_process, run_guarded, ENV_ADDRESS, ENV_NWORKERS, ENV_RESOURCES, ENV_SCHEDULER_FILE, ENV_TOKEN,
+};
 use smac_core::{RunnerError, Scenario, StatusType, TrialValue};
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -33,7 +37,10 @@ pub struct LocalClusterBuilder {
     envs: Vec<(OsString, OsString)>,
     gpus: Option<Vec<String>>,
     listen: SocketAddr,
+    listen_explicit: bool,
+    contact: Option<String>,
     scheduler_file: Option<PathBuf>,
+    resources: Resources,
     scheduler: SchedulerConfig,
     startup_timeout: Duration,
     respawn: bool,
@@ -74,11 +81,28 @@ impl LocalClusterBuilder {
     /// with [`LocalClusterBuilder::scheduler_file`] to let remote workers join.
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
+        self.listen_explicit = true;
         self
     }
     /// Writes the scheduler file (address + token) here once listening.
     pub fn scheduler_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.scheduler_file = Some(path.into());
+        self
+    }
+    /// The host name written to the scheduler file (default: the bound address, or this
+    /// machine's host name when bound to all interfaces).
+    pub fn contact_address(mut self, host: impl Into<String>) -> Self {
+        self.contact = Some(host.into());
+        self
+    }
+    /// Resources every local worker (process or thread) advertises, e.g. `GPU=1`.
+    pub fn resources(mut self, resources: Resources) -> Self {
+        self.resources = resources;
+        self
+    }
+    /// All scheduler settings at once (heartbeats, frame size, retries, handshake timeout).
+    pub fn scheduler_config(mut self, cfg: SchedulerConfig) -> Self {
+        self.scheduler = cfg;
         self
     }
     /// Heartbeat interval and the silence after which a worker process counts as dead.
@@ -111,8 +135,9 @@ impl LocalClusterBuilder {
                  cluster itself: call smac_runner::worker::serve_if_worker::<YourTarget>() first thing in main()"
             )));
         }
-        let listen = (self.processes > 0 || self.scheduler_file.is_some()).then_some(self.listen);
-        let scheduler = SchedulerThread::start(self.scheduler.clone(), listen)?;
+        let listen = (self.processes > 0 || self.scheduler_file.is_some() || self.listen_explicit)
+            .then_some(self.listen);
+        let scheduler = SchedulerThread::start(self.scheduler.clone(), listen, self.contact.clone())?;
         let client = scheduler.client().clone();
         if let Some(path) = &self.scheduler_file {
             client.write_scheduler_file(path)?;
@@ -126,6 +151,7 @@ impl LocalClusterBuilder {
             args: self.args.clone(),
             envs: self.envs.clone(),
             gpus: self.gpus.clone(),
+            resources: self.resources.clone(),
             client: client.clone(),
             children: Mutex::new(HashMap::new()),
             next_index: Mutex::new(0),
@@ -136,7 +162,7 @@ impl LocalClusterBuilder {
             cluster.procs.spawn()?;
         }
         for k in 0..self.threads {
-            cluster.threads.push(spawn_thread_worker(cluster.client(), k)?);
+            cluster.threads.push(spawn_thread_worker(cluster.client(), k, self.resources.clone())?);
         }
         if self.processes > 0 {
             if let Err(e) =
@@ -185,7 +211,10 @@ impl LocalCluster {
             envs: Vec::new(),
             gpus: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            listen_explicit: false,
+            contact: None,
             scheduler_file: None,
+            resources: Resources::new(),
             scheduler: SchedulerConfig::default(),
             startup_timeout: Duration::from_secs(60),
             respawn: true,
@@ -264,6 +293,7 @@ struct Processes {
     args: Vec<OsString>,
     envs: Vec<(OsString, OsString)>,
     gpus: Option<Vec<String>>,
+    resources: Resources,
     client: Client,
     children: Mutex<HashMap<u32, Child>>,
     next_index: Mutex<usize>,
@@ -289,8 +319,14 @@ impl Processes {
             .env(ENV_ADDRESS, address.to_string())
             .env(ENV_TOKEN, self.client.token_hex())
             .env("SMAC_WORKER_INDEX", index.to_string())
+            // A scheduler file or worker count in our own environment is not for local workers.
+            .env_remove(ENV_SCHEDULER_FILE)
+            .env_remove(ENV_NWORKERS)
             .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
+        if !self.resources.is_empty() {
+            cmd.env(ENV_RESOURCES, self.resources.to_string());
+        }
         if let Some(gpus) = self.gpus.as_ref().filter(|g| !g.is_empty()) {
             cmd.env("CUDA_VISIBLE_DEVICES", &gpus[index % gpus.len()]);
         }
@@ -345,11 +381,15 @@ fn spawn_monitor(procs: Arc<Processes>, mut budget: usize) -> std::io::Result<Jo
 }
 
 /// Starts in-process worker `k` and registers it with the scheduler.
-fn spawn_thread_worker(client: Client, k: usize) -> Result<JoinHandle<()>, RunnerError> {
+fn spawn_thread_worker(
+    client: Client,
+    k: usize,
+    resources: Resources,
+) -> Result<JoinHandle<()>, RunnerError> {
     let (tx, rx) = std::sync::mpsc::channel::<Outgoing>();
     let worker_id = client.next_worker_id();
     let events = client.sender();
-    let hello = Hello { tags: Vec::new(), pid: std::process::id(), host: format!("thread-{k}") };
+    let hello = Hello { tags: Vec::new(), pid: std::process::id(), host: format!("thread-{k}"), resources };
     let handle = std::thread::Builder::new().name(format!("smac-worker-{k}")).spawn(move || {
         let store = Arc::new(ScatterStore::default());
         install_thread_store(store.clone());
@@ -370,7 +410,8 @@ fn spawn_thread_worker(client: Client, k: usize) -> Result<JoinHandle<()>, Runne
                     runners.remove(&id);
                 }
                 Outgoing::Scatter(name, data) => store.insert(name, data),
-                Outgoing::Run { key, runner_id, trial } => {
+                // Threads share the process environment: per-trial variables cannot apply.
+                Outgoing::Run { key, runner_id, trial, env: _ } => {
                     let value = match runners.get(&runner_id) {
                         Some(r) => run_guarded(r.as_ref(), &trial),
                         None => TrialValue::failure(

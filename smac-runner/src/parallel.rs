@@ -6,6 +6,12 @@
 //! `iter_results` drains. All methods run on the optimizer's thread and never block except
 //! where the `Runner` contract says so (`wait`, and `submit_trial` when no worker is free).
 //!
+//! With a [`Client`] attached to a scheduler elsewhere ([`Client::from_scheduler_file`]) the
+//! runner works the same: the single-worker runner travels to the workers through the
+//! scheduler as opaque bytes, and `count_available_workers` follows workers joining and
+//! leaving. Trials may claim resources ([`ParallelOptions::resources`]) and, on one node with
+//! GPUs, be spread over the devices by least load ([`ParallelOptions::single_node_with_gpus`]).
+//!
 //! Reproducible mode (opt-in) delivers results in submission order, one per `iter_results`
 //! call, and counts free workers against the cluster's nominal size rather than live
 //! completions: a loop of the form "submit while `count_available_workers() > 0`, then
@@ -14,9 +20,11 @@
 
 use crate::client::{Attachment, Client};
 use crate::executor::{decoder, runner_tag, RunnerSpec, ShippableRunner, TrialExecutor};
+use crate::gpu::{GpuBalancer, CUDA_VISIBLE_DEVICES};
 use crate::local::LocalCluster;
 use crate::protocol::TrialLimits;
-use crate::scheduler::{Msg, Notice};
+use crate::resources::Resources;
+use crate::scheduler::{Msg, Notice, TrialEnv};
 use crate::stats::SchedulerStats;
 use smac_core::{Runner, RunnerError, Scenario, TrialInfo, TrialValue};
 use std::collections::{BTreeMap, VecDeque};
@@ -40,6 +48,15 @@ pub struct ParallelOptions {
     pub trial_walltime_limit: Option<f64>,
     /// Memory limit per trial in MB, enforced (best effort) on in-process Rust targets.
     pub trial_memory_limit: Option<u64>,
+    /// Resources each trial claims (Dask's `resources=`, e.g. `GPU=1`): trials only go to
+    /// workers that advertise at least that much (`smac-worker --resources GPU=1`).
+    pub resources: Resources,
+    /// DEHB's `single_node_with_gpus`: give each trial `CUDA_VISIBLE_DEVICES` listing first
+    /// the device with the fewest active trials of this run ([`crate::gpu`]).
+    pub single_node_with_gpus: bool,
+    /// The devices for `single_node_with_gpus` (default: discovered from
+    /// `CUDA_VISIBLE_DEVICES` or `nvidia-smi -L`).
+    pub gpu_devices: Option<Vec<String>>,
 }
 
 impl Default for ParallelOptions {
@@ -49,6 +66,9 @@ impl Default for ParallelOptions {
             reproducible: false,
             trial_walltime_limit: None,
             trial_memory_limit: None,
+            resources: Resources::new(),
+            single_node_with_gpus: false,
+            gpu_devices: None,
         }
     }
 }
@@ -82,6 +102,9 @@ pub struct DaskStyleParallelRunner {
     ready: VecDeque<(TrialInfo, TrialValue)>,
     reorder: BTreeMap<u64, (TrialInfo, TrialValue)>,
     next_release: u64,
+    gpus: Option<GpuBalancer>,
+    /// The environment of trials without one (shared, so a submit allocates nothing for it).
+    no_env: TrialEnv,
     closed: bool,
 }
 
@@ -154,6 +177,11 @@ impl DaskStyleParallelRunner {
         if options.trial_memory_limit.is_some() {
             tracing::warn!("trial_memory_limit cannot be enforced on in-process worker threads; ignored");
         }
+        if options.single_node_with_gpus {
+            tracing::warn!(
+                "threads share one environment: single_node_with_gpus needs worker processes; ignored"
+            );
+        }
         let cluster = LocalCluster::threads(n_threads)?;
         let spec = RunnerSpec {
             id: 0,
@@ -163,6 +191,7 @@ impl DaskStyleParallelRunner {
             crash_cost: single_worker.crash_cost(),
             local: Some(single_worker),
             limits: limits(&options),
+            resources: options.resources.clone(),
         };
         Self::attach(spec, cluster.client(), Some(cluster), options)
     }
@@ -174,7 +203,18 @@ impl DaskStyleParallelRunner {
         options: ParallelOptions,
     ) -> Result<Self, RunnerError> {
         spec.id = client.next_runner_id();
-        let tag = spec.tag.clone().unwrap_or_else(|| "in-process runner".into());
+        let gpus = if options.single_node_with_gpus {
+            Some(
+                GpuBalancer::new(options.gpu_devices.clone())
+                    .map_err(|e| RunnerError::Other(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let mut tag = spec.tag.clone().unwrap_or_else(|| "in-process runner".into());
+        if !spec.resources.is_empty() {
+            tag = format!("{tag} with resources {}", spec.resources);
+        }
         let Attachment { runner_id, notices, slots } = client.attach(spec, options.patience)?;
         let mut runner = DaskStyleParallelRunner {
             nominal_workers: 0,
@@ -191,6 +231,8 @@ impl DaskStyleParallelRunner {
             ready: VecDeque::new(),
             reorder: BTreeMap::new(),
             next_release: 0,
+            gpus,
+            no_env: Arc::from(Vec::new()),
             closed: false,
         };
         // The scheduler answers an attach with the number of usable workers; wait for it so
@@ -226,6 +268,9 @@ impl DaskStyleParallelRunner {
     fn process(&mut self, n: Notice) {
         if let Notice::Done { seq, trial, value } = n {
             self.in_flight = self.in_flight.saturating_sub(1);
+            if let Some(g) = &mut self.gpus {
+                g.release(seq);
+            }
             if self.reproducible {
                 self.reorder.insert(seq, (trial, value));
             } else {
@@ -296,7 +341,7 @@ impl DaskStyleParallelRunner {
                     patience_s: self.patience.as_secs_f64(),
                     detail: format!(
                         "{} worker(s) connected, none able to run {}; {} trial(s) in flight. All workers may \
-                         have died, or none was started with this runner type",
+                         have died, or none serves this runner type or has the resources it claims",
                         self.client.n_workers(),
                         self.tag,
                         self.in_flight
@@ -315,7 +360,17 @@ impl Runner for DaskStyleParallelRunner {
         }
         self.pump();
         self.wait_for_worker()?;
-        self.client.submit(self.runner_id, self.next_seq, trial)?;
+        let seq = self.next_seq;
+        let env: TrialEnv = match &mut self.gpus {
+            Some(g) => Arc::from(vec![(CUDA_VISIBLE_DEVICES.to_string(), g.assign(seq))]),
+            None => self.no_env.clone(),
+        };
+        if let Err(e) = self.client.submit(self.runner_id, seq, trial, env) {
+            if let Some(g) = &mut self.gpus {
+                g.release(seq);
+            }
+            return Err(e);
+        }
         self.next_seq += 1;
         self.in_flight += 1;
         Ok(())
@@ -401,5 +456,6 @@ fn shippable<R: ShippableRunner>(
         local: None,
         crash_cost: single_worker.crash_cost(),
         limits: limits(options),
+        resources: options.resources.clone(),
     })
 }

@@ -1,6 +1,7 @@
 //! Scheduler counters: what was sent, retried and lost, for monitoring and for tests that
 //! check data is shipped once per worker.
 
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Monotonic event counters.
@@ -19,7 +20,7 @@ pub(crate) struct Counters {
 }
 
 /// A snapshot of a scheduler's counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchedulerStats {
     /// Workers that completed the handshake (or in-process workers started).
     pub workers_joined: u64,
@@ -59,6 +60,23 @@ impl Counters {
             scatter_transfers: g(&self.scatter_transfers),
             space_transfers: g(&self.space_transfers),
         }
+    }
+}
+
+impl Counters {
+    /// Overwrites the counters with a snapshot (a remote client mirrors its scheduler's).
+    pub fn store(&self, s: &SchedulerStats) {
+        let p = |a: &AtomicU64, v: u64| a.store(v, Ordering::Relaxed);
+        p(&self.workers_joined, s.workers_joined);
+        p(&self.workers_lost, s.workers_lost);
+        p(&self.handshakes_rejected, s.handshakes_rejected);
+        p(&self.frames_rejected, s.frames_rejected);
+        p(&self.trials_dispatched, s.trials_dispatched);
+        p(&self.trials_retried, s.trials_retried);
+        p(&self.trials_completed, s.trials_completed);
+        p(&self.runner_transfers, s.runner_transfers);
+        p(&self.scatter_transfers, s.scatter_transfers);
+        p(&self.space_transfers, s.space_transfers);
     }
 }
 

@@ -11,6 +11,7 @@ use crate::protocol::{ToScheduler, TrialLimits};
 use crate::worker::{send, EXIT_TRIAL_LIMIT};
 use smac_core::{StatusType, TrialValue};
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,8 @@ pub(crate) struct Watchdog {
 
 struct Inner {
     state: Mutex<Option<Watch>>,
+    /// Set when the worker's connection ends; the thread exits.
+    stopped: AtomicBool,
     wake: Condvar,
     out: Arc<Mutex<TcpStream>>,
     max_frame: usize,
@@ -41,7 +44,13 @@ struct Watch {
 impl Watchdog {
     /// Starts the watchdog thread for a worker writing to `out`.
     pub fn start(out: Arc<Mutex<TcpStream>>, max_frame: usize) -> std::io::Result<Watchdog> {
-        let inner = Arc::new(Inner { state: Mutex::new(None), wake: Condvar::new(), out, max_frame });
+        let inner = Arc::new(Inner {
+            state: Mutex::new(None),
+            stopped: AtomicBool::new(false),
+            wake: Condvar::new(),
+            out,
+            max_frame,
+        });
         let thread_inner = inner.clone();
         std::thread::Builder::new().name("smac-watchdog".into()).spawn(move || thread_inner.watch())?;
         Ok(Watchdog { inner })
@@ -79,6 +88,14 @@ impl Watchdog {
     }
 }
 
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        let _guard = self.inner.lock();
+        self.inner.stopped.store(true, Ordering::Release);
+        self.inner.wake.notify_all();
+    }
+}
+
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, Option<Watch>> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -87,6 +104,9 @@ impl Inner {
     fn watch(&self) {
         let mut state = self.lock();
         loop {
+            if self.stopped.load(Ordering::Acquire) {
+                return;
+            }
             let Some(w) = state.as_ref() else {
                 state = self.wake.wait(state).unwrap_or_else(|e| e.into_inner());
                 continue;

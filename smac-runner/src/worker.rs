@@ -3,151 +3,51 @@
 //! Rust cannot ship closures, so the worker is a binary that knows the runner type (SPMD, like
 //! MPI): the user's own binary calls [`serve_if_worker`] at the top of `main`. Started
 //! normally, the call returns at once; started by a [`crate::LocalCluster`] (which sets
-//! [`ENV_ADDRESS`] and [`ENV_TOKEN`]) or with [`ENV_SCHEDULER_FILE`], it connects, serves until
-//! the scheduler goes away, and exits the process. The generic `smac-worker` binary does the
-//! same for command targets.
+//! [`ENV_ADDRESS`] and [`ENV_TOKEN`]) or with [`ENV_SCHEDULER_FILE`] (a scheduler running
+//! anywhere, e.g. `smac-scheduler`), it connects, serves until the scheduler goes away, and
+//! exits the process. [`ENV_RESOURCES`] sets the resources it advertises and [`ENV_NWORKERS`]
+//! starts that many worker processes under a supervisor ([`crate::launch`]). The generic
+//! `smac-worker` binary does the same for command targets.
 //!
 //! The worker uses plain blocking I/O on one thread: read a frame, run the trial, write the
 //! result. That is the lowest-latency shape for one trial at a time, and it keeps tokio out of
 //! the user's worker processes. A heartbeat thread writes heartbeats so the scheduler notices a
 //! dead or frozen worker; a watchdog thread enforces per-trial limits on in-process Rust
 //! targets by reporting the trial and exiting the process, since a thread cannot be killed.
+//!
+//! A worker that joined through a scheduler file rejoins a lost scheduler (re-reading the file,
+//! for a scheduler restarted with a new port and token) for [`DEFAULT_RECONNECT`]; the
+//! scheduler accepts it as a new worker. Local workers exit instead: they must not outlive
+//! their cluster. A scheduler that shuts down cleanly ends all its workers.
 
 use crate::command::CommandRunner;
 use crate::executor::{decoder, runner_tag, RunnerDecoder, ShippableRunner, ShippableTarget, TrialExecutor};
 use crate::protocol::{
-    decode_message, encode_frame, handshake_frame, FrameDecoder, FrameError, ToScheduler, ToWorker, Token,
+    decode_message, encode_frame, handshake_frame, FrameDecoder, FrameError, ToScheduler, ToWorker,
     TrialLimits, DEFAULT_MAX_FRAME,
 };
 use crate::scatter::process_store;
 pub use crate::scatter::{scatter_receipts, scattered, set_scattered};
 use crate::watchdog::Watchdog;
-use serde::{Deserialize, Serialize};
+pub use crate::worker_config::{
+    host_name, is_worker_process, SchedulerFile, WorkerConfig, WorkerError, DEFAULT_RECONNECT, ENV_ADDRESS,
+    ENV_NWORKERS, ENV_RESOURCES, ENV_SCHEDULER_FILE, ENV_TOKEN, EXIT_CONFIG, EXIT_NO_SCHEDULER,
+    WORKER_ENV_VARS,
+};
 use smac_core::{ConfigSpace, StatusType, TargetFunctionRunner, TrialValue};
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
+use std::net::{Shutdown, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use thiserror::Error;
 
-/// Env var holding the scheduler address a local worker connects to.
-pub const ENV_ADDRESS: &str = "SMAC_WORKER_ADDRESS";
-/// Env var holding the hex token a local worker presents.
-pub const ENV_TOKEN: &str = "SMAC_WORKER_TOKEN";
-/// Env var naming a scheduler file (address and token) to join.
-pub const ENV_SCHEDULER_FILE: &str = "SMAC_WORKER_SCHEDULER_FILE";
-/// Every env var that makes a process a worker.
-pub const WORKER_ENV_VARS: [&str; 3] = [ENV_ADDRESS, ENV_TOKEN, ENV_SCHEDULER_FILE];
 /// Shortest silence of the scheduler after which a worker gives up on it.
 const SCHEDULER_SILENCE: Duration = Duration::from_secs(60);
 /// Exit code of a worker that stopped itself because a trial exceeded its limits.
 pub const EXIT_TRIAL_LIMIT: i32 = 86;
-
-/// Why a worker stopped with an error.
-#[derive(Debug, Error)]
-pub enum WorkerError {
-    /// The worker's settings (env vars, scheduler file) are invalid.
-    #[error("worker configuration: {0}")]
-    Config(String),
-    /// Network failure.
-    #[error("worker I/O: {0}")]
-    Io(#[from] std::io::Error),
-    /// The scheduler sent something that is not our protocol.
-    #[error("protocol error: {0}")]
-    Protocol(#[from] FrameError),
-    /// The scheduler went silent for longer than the heartbeat timeout.
-    #[error("no message from the scheduler for {0:?}")]
-    SchedulerSilent(Duration),
-}
-
-/// Where a scheduler listens and its token: written by a cluster, read by joining workers.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SchedulerFile {
-    /// `host:port` of the scheduler.
-    pub address: String,
-    /// The shared token as 64 hex digits.
-    pub token: String,
-    /// The protocol version the scheduler speaks.
-    pub protocol: u8,
-}
-
-impl SchedulerFile {
-    /// Reads a scheduler file.
-    pub fn read(path: &Path) -> Result<SchedulerFile, WorkerError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            WorkerError::Config(format!("cannot read scheduler file {}: {e}", path.display()))
-        })?;
-        serde_json::from_str(&text)
-            .map_err(|e| WorkerError::Config(format!("invalid scheduler file {}: {e}", path.display())))
-    }
-
-    /// Writes the file atomically (temp file + rename) with owner-only permissions, since it
-    /// holds the token.
-    pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let tmp = path.with_extension("tmp");
-        let mut f =
-            std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-        f.write_all(serde_json::to_string_pretty(self).expect("scheduler file serializes").as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(tmp, path)
-    }
-}
-
-/// How to reach the scheduler.
-#[derive(Clone, Debug)]
-pub struct WorkerConfig {
-    /// `host:port` of the scheduler.
-    pub address: String,
-    /// The shared token.
-    pub token: Token,
-    /// Largest frame accepted.
-    pub max_frame: usize,
-    /// How long to keep retrying the connection.
-    pub connect_timeout: Duration,
-}
-
-impl WorkerConfig {
-    /// A config for `address` and `token`.
-    pub fn new(address: impl Into<String>, token: Token) -> Self {
-        WorkerConfig {
-            address: address.into(),
-            token,
-            max_frame: DEFAULT_MAX_FRAME,
-            connect_timeout: Duration::from_secs(30),
-        }
-    }
-
-    /// A config from a scheduler file.
-    pub fn from_scheduler_file(path: &Path) -> Result<Self, WorkerError> {
-        let f = SchedulerFile::read(path)?;
-        let token = Token::from_hex(&f.token)
-            .ok_or_else(|| WorkerError::Config(format!("scheduler file {}: bad token", path.display())))?;
-        Ok(WorkerConfig::new(f.address, token))
-    }
-
-    /// The config given by the environment, if this process was started as a worker.
-    pub fn from_env() -> Option<Result<Self, WorkerError>> {
-        if let Some(path) = std::env::var_os(ENV_SCHEDULER_FILE) {
-            return Some(Self::from_scheduler_file(Path::new(&path)));
-        }
-        let address = std::env::var(ENV_ADDRESS).ok()?;
-        let token = std::env::var(ENV_TOKEN).ok().and_then(|t| Token::from_hex(&t));
-        Some(match token {
-            Some(token) => Ok(WorkerConfig::new(address, token)),
-            None => Err(WorkerError::Config(format!("{ENV_TOKEN} is missing or not 64 hex digits"))),
-        })
-    }
-}
-
-/// Whether this process was launched as a worker (the worker env vars are set).
-pub fn is_worker_process() -> bool {
-    std::env::var_os(ENV_ADDRESS).is_some() || std::env::var_os(ENV_SCHEDULER_FILE).is_some()
-}
 
 /// Serves trials when this process was started as a worker, then exits; returns at once
 /// otherwise. Call it first thing in `main` of a binary that runs `TargetFunctionRunner<T>`
@@ -160,6 +60,35 @@ pub fn serve_if_worker<T: ShippableTarget>() {
 #[derive(Clone, Default)]
 pub struct Worker {
     decoders: Vec<(String, RunnerDecoder)>,
+}
+
+/// How a connection to the scheduler ended without an error.
+enum Ended {
+    /// The scheduler told the worker to exit.
+    Shutdown,
+    /// The scheduler closed the connection (it exited, or dropped this worker).
+    Closed,
+}
+
+/// One connection to the scheduler, with its heartbeat thread and watchdog.
+struct Session {
+    conn: Connection,
+    out: Arc<Mutex<TcpStream>>,
+    watchdog: Watchdog,
+    max_frame: usize,
+    silence: Duration,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = lock(&self.out).shutdown(Shutdown::Both);
+    }
+}
+
+fn lock(out: &Mutex<TcpStream>) -> std::sync::MutexGuard<'_, TcpStream> {
+    out.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Worker {
@@ -184,97 +113,157 @@ impl Worker {
 
     /// Serves and exits the process when launched as a worker; returns otherwise.
     pub fn run_if_worker(self) {
+        crate::dask::entry::run_trial_if_requested(&self.decoders); // a Dask task's trial: runs it and exits
         let Some(config) = WorkerConfig::from_env() else { return };
+        let nworkers = std::env::var(ENV_NWORKERS).ok();
+        let inherited: Vec<(OsString, OsString)> = WORKER_ENV_VARS
+            .iter()
+            .filter(|v| **v != ENV_NWORKERS)
+            .filter_map(|v| std::env::var_os(v).map(|x| (OsString::from(v), x)))
+            .collect();
         // Programs the targets start (command targets) must not believe they are workers too.
         // This runs first thing in `main`, before any thread exists, as `remove_var` requires.
         for var in WORKER_ENV_VARS {
             std::env::remove_var(var);
         }
-        let code = match config.and_then(|c| self.run(&c)) {
-            Ok(()) => 0,
-            Err(e) => {
-                tracing::error!("smac worker stopped: {e}");
-                // Also on stderr: a worker process often has no tracing subscriber, and this
-                // is the last word before it exits.
-                eprintln!("smac worker stopped: {e}");
-                1
+        let config = match config {
+            Ok(c) => c,
+            Err(e) => std::process::exit(report(&e)),
+        };
+        let code = match nworkers.as_deref().map(str::parse::<usize>) {
+            Some(Ok(n)) if n > 1 => match std::env::current_exe() {
+                Ok(exe) => {
+                    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+                    crate::launch::supervise(&exe, &args, &inherited, n)
+                }
+                Err(e) => report(&WorkerError::Io(e)),
+            },
+            Some(Err(_)) => {
+                report(&WorkerError::Config(format!("{ENV_NWORKERS} must be a positive integer")))
             }
+            _ => match self.run(&config) {
+                Ok(()) => 0,
+                Err(e) => report(&e),
+            },
         };
         std::process::exit(code)
     }
 
-    /// Connects to the scheduler and serves trials until it closes the connection.
+    /// Connects to the scheduler and serves trials until it shuts down (or, for a worker that
+    /// may not rejoin, until the connection ends).
     pub fn run(&self, config: &WorkerConfig) -> Result<(), WorkerError> {
-        let stream = connect(&config.address, config.connect_timeout)?;
+        // With a scheduler file, read it again on every attempt: a stale file from an earlier
+        // run may be replaced by the new scheduler while we try.
+        let mut session = match config.scheduler_file {
+            Some(_) => self.rejoin(config, config.connect_timeout, "no attempt".into())?,
+            None => self.open(config, config.connect_timeout)?,
+        };
+        loop {
+            let outcome = self.serve_loop(&mut session);
+            drop(session);
+            let why = match (outcome, config.reconnect) {
+                (Ok(Ended::Shutdown), _) | (Ok(Ended::Closed), None) => return Ok(()),
+                (Err(e), None) => return Err(e),
+                (Ok(Ended::Closed), Some(_)) => "the scheduler closed the connection".to_string(),
+                (Err(e), Some(_)) => e.to_string(),
+            };
+            let patience = config.reconnect.unwrap_or_default();
+            tracing::warn!("lost the scheduler ({why}); trying to rejoin for {patience:?}");
+            session = self.rejoin(config, patience, why)?;
+        }
+    }
+
+    /// Tries to connect again (re-reading the scheduler file) until `patience` has passed.
+    fn rejoin(
+        &self,
+        config: &WorkerConfig,
+        patience: Duration,
+        mut last: String,
+    ) -> Result<Session, WorkerError> {
+        let deadline = Instant::now() + patience;
+        while Instant::now() < deadline {
+            match config.refreshed().and_then(|c| self.open(&c, Duration::from_secs(1))) {
+                Ok(session) => return Ok(session),
+                Err(e) => {
+                    tracing::debug!("rejoining the scheduler failed: {e}");
+                    last = e.to_string();
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+            }
+        }
+        Err(WorkerError::Lost { patience, last })
+    }
+
+    /// Connects, authenticates and announces this worker.
+    fn open(&self, config: &WorkerConfig, connect_timeout: Duration) -> Result<Session, WorkerError> {
+        let stream = connect(&config.address, connect_timeout)?;
         stream.set_nodelay(true)?;
         let mut conn = Connection { stream: stream.try_clone()?, dec: FrameDecoder::new(config.max_frame) };
         let out = Arc::new(Mutex::new(stream));
-        out.lock().unwrap_or_else(|e| e.into_inner()).write_all(&handshake_frame(&config.token))?;
+        lock(&out).write_all(&handshake_frame(&config.token))?;
         conn.stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         let welcome = conn.read().map_err(|e| match e {
-            WorkerError::Io(e) if e.kind() == ErrorKind::UnexpectedEof => WorkerError::Config(format!(
-                "the scheduler at {} closed the connection during the handshake (wrong token or protocol version?)",
-                config.address
-            )),
+            WorkerError::Io(e)
+                if matches!(e.kind(), ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset) =>
+            {
+                WorkerError::Refused(config.address.clone())
+            }
             other => other,
         })?;
         let ToWorker::Welcome { worker_id, heartbeat_interval_ms, heartbeat_timeout_ms } = welcome else {
             return Err(WorkerError::Protocol(FrameError::Malformed("expected a welcome".into())));
         };
         let tags = self.decoders.iter().map(|(t, _)| t.clone()).collect();
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
-        send(&out, &ToScheduler::Hello { tags, pid: std::process::id(), host }, config.max_frame)?;
-        tracing::info!(worker_id, address = %config.address, "smac worker connected");
+        let hello = ToScheduler::Hello {
+            tags,
+            pid: std::process::id(),
+            host: host_name(),
+            resources: config.resources.clone(),
+        };
+        send(&out, &hello, config.max_frame)?;
+        tracing::info!(worker_id, address = %config.address, resources = %config.resources, "smac worker connected");
 
         let stop = Arc::new(AtomicBool::new(false));
-        spawn_heartbeat(out.clone(), Duration::from_millis(heartbeat_interval_ms.max(1)), stop.clone())?;
+        let interval = Duration::from_millis(heartbeat_interval_ms.max(1));
+        spawn_heartbeat(out.clone(), interval, stop.clone(), config.reconnect.is_none())?;
         // Leave when the scheduler is silent far longer than it declares workers dead: EOF
         // covers a scheduler that exits; this covers one whose host vanished, without killing
         // workers of an optimizer that is merely suspended for a moment.
-        let timeout = Duration::from_millis(heartbeat_timeout_ms.max(1)).mul_f64(3.0).max(SCHEDULER_SILENCE);
-        conn.stream.set_read_timeout(Some(timeout))?;
+        let silence = Duration::from_millis(heartbeat_timeout_ms.max(1)).mul_f64(3.0).max(SCHEDULER_SILENCE);
+        conn.stream.set_read_timeout(Some(silence))?;
         let watchdog = Watchdog::start(out.clone(), config.max_frame)?;
-        let result = self.serve_loop(&mut conn, &out, &watchdog, config.max_frame, timeout);
-        stop.store(true, Ordering::Relaxed);
-        result
+        Ok(Session { conn, out, watchdog, max_frame: config.max_frame, silence, stop })
     }
 
-    fn serve_loop(
-        &self,
-        conn: &mut Connection,
-        out: &Arc<Mutex<TcpStream>>,
-        watchdog: &Watchdog,
-        max_frame: usize,
-        timeout: Duration,
-    ) -> Result<(), WorkerError> {
+    fn serve_loop(&self, session: &mut Session) -> Result<Ended, WorkerError> {
+        let Session { conn, out, watchdog, max_frame, silence, .. } = session;
+        let max_frame = *max_frame;
         let mut runners: HashMap<u64, (Arc<dyn TrialExecutor>, TrialLimits)> = HashMap::new();
         let mut spaces: HashMap<u32, Arc<ConfigSpace>> = HashMap::new();
         loop {
             let msg = match conn.read() {
                 Ok(m) => m,
-                Err(WorkerError::Io(e)) if e.kind() == ErrorKind::UnexpectedEof => return Ok(()),
+                Err(WorkerError::Io(e)) if e.kind() == ErrorKind::UnexpectedEof => return Ok(Ended::Closed),
                 Err(WorkerError::Io(e))
                     if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
                 {
-                    return Err(WorkerError::SchedulerSilent(timeout))
+                    return Err(WorkerError::SchedulerSilent(*silence))
                 }
                 Err(e) => return Err(e),
             };
             match msg {
                 ToWorker::Heartbeat | ToWorker::Welcome { .. } => {}
-                ToWorker::Shutdown => return Ok(()),
+                ToWorker::Shutdown => return Ok(Ended::Shutdown),
                 ToWorker::SetRunner { runner_id, tag, payload, limits } => {
-                    match self.decoders.iter().find(|(t, _)| *t == tag) {
-                        Some((_, decode)) => match decode(&payload.0) {
-                            Ok(r) => {
-                                runners.insert(runner_id, (r, limits));
-                            }
-                            Err(message) => {
-                                send(out, &ToScheduler::RunnerRejected { runner_id, message }, max_frame)?
-                            }
-                        },
-                        None => {
-                            let message = format!("this worker cannot run runners of type {tag}");
+                    let decoded = match self.decoders.iter().find(|(t, _)| *t == tag) {
+                        Some((_, decode)) => decode(&payload.0),
+                        None => Err(format!("this worker cannot run runners of type {tag}")),
+                    };
+                    match decoded {
+                        Ok(r) => {
+                            runners.insert(runner_id, (r, limits));
+                        }
+                        Err(message) => {
                             send(out, &ToScheduler::RunnerRejected { runner_id, message }, max_frame)?
                         }
                     }
@@ -286,19 +275,22 @@ impl Worker {
                     spaces.insert(space_id, Arc::new(space));
                 }
                 ToWorker::Scatter { name, data } => process_store().insert(name, data.0),
-                ToWorker::Run { key, runner_id, trial } => {
+                ToWorker::Run { key, runner_id, trial, env } => {
                     let start = smac_core::trial::unix_now();
                     let value = match (runners.get(&runner_id), spaces.get(&trial.space_id)) {
                         (Some((runner, limits)), Some(space)) => match trial.into_trial(space) {
-                            Ok(t) => match watchdog
-                                .run(key, runner.as_ref(), *limits, || run_guarded(runner.as_ref(), &t))
-                            {
-                                Some(v) => v,
-                                // The watchdog reported the trial and is ending the process.
-                                None => loop {
-                                    std::thread::park();
-                                },
-                            },
+                            Ok(t) => {
+                                let _env = EnvGuard::apply(&env);
+                                match watchdog
+                                    .run(key, runner.as_ref(), *limits, || run_guarded(runner.as_ref(), &t))
+                                {
+                                    Some(v) => v,
+                                    // The watchdog reported the trial and is ending the process.
+                                    None => loop {
+                                        std::thread::park();
+                                    },
+                                }
+                            }
                             Err(e) => failure(format!("cannot rebuild the trial on the worker: {e}"), start),
                         },
                         (None, _) => {
@@ -310,6 +302,45 @@ impl Worker {
                     };
                     send(out, &ToScheduler::Result { key, value }, max_frame)?;
                 }
+            }
+        }
+    }
+}
+
+/// Logs why the worker stops and returns its exit code.
+fn report(e: &WorkerError) -> i32 {
+    tracing::error!("smac worker stopped: {e}");
+    // Also on stderr: a worker process often has no tracing subscriber, and this is the last
+    // word before it exits.
+    eprintln!("smac worker stopped: {e}");
+    e.exit_code()
+}
+
+/// A trial's environment variables, set while it runs; the previous values come back on drop.
+struct EnvGuard(Vec<(String, Option<OsString>)>);
+
+impl EnvGuard {
+    fn apply(env: &[(String, String)]) -> EnvGuard {
+        // The worker's other threads (heartbeat, watchdog) never read the environment, and
+        // trials run one at a time on this thread, so changing it here races with nothing.
+        EnvGuard(
+            env.iter()
+                .map(|(k, v)| {
+                    let old = std::env::var_os(k);
+                    std::env::set_var(k, v);
+                    (k.clone(), old)
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for EnvGuard {
+    fn drop(&mut self) {
+        for (k, old) in self.0.drain(..).rev() {
+            match old {
+                Some(v) => std::env::set_var(&k, v),
+                None => std::env::remove_var(&k),
             }
         }
     }
@@ -337,7 +368,7 @@ pub(crate) fn run_guarded(runner: &dyn TrialExecutor, trial: &smac_core::TrialIn
 pub(crate) fn send(out: &Mutex<TcpStream>, msg: &ToScheduler, max_frame: usize) -> Result<(), WorkerError> {
     let mut buf = Vec::with_capacity(256);
     encode_frame(msg, max_frame, &mut buf)?;
-    out.lock().unwrap_or_else(|e| e.into_inner()).write_all(&buf)?;
+    lock(out).write_all(&buf)?;
     Ok(())
 }
 
@@ -355,10 +386,13 @@ fn connect(address: &str, patience: Duration) -> Result<TcpStream, WorkerError> 
     }
 }
 
+/// Writes heartbeats until `stop`; when the scheduler is gone, exits the process
+/// (`exit_on_loss`, local workers) or closes the socket so the serving loop notices.
 fn spawn_heartbeat(
     out: Arc<Mutex<TcpStream>>,
     interval: Duration,
     stop: Arc<AtomicBool>,
+    exit_on_loss: bool,
 ) -> std::io::Result<()> {
     let mut frame = Vec::new();
     encode_frame(&ToScheduler::Heartbeat, DEFAULT_MAX_FRAME, &mut frame).expect("heartbeat encodes");
@@ -367,10 +401,16 @@ fn spawn_heartbeat(
         if stop.load(Ordering::Relaxed) {
             return;
         }
-        if let Err(e) = out.lock().unwrap_or_else(|e| e.into_inner()).write_all(&frame) {
-            // The scheduler is gone: an orphaned worker must not outlive it, even mid-trial.
-            tracing::error!("smac worker lost its scheduler ({e}); exiting");
-            std::process::exit(1);
+        let mut stream = lock(&out);
+        if let Err(e) = stream.write_all(&frame) {
+            if exit_on_loss {
+                // The scheduler is gone: an orphaned worker must not outlive it, even mid-trial.
+                tracing::error!("smac worker lost its scheduler ({e}); exiting");
+                std::process::exit(1);
+            }
+            tracing::warn!("smac worker lost its scheduler ({e}); it will rejoin after the current trial");
+            let _ = stream.shutdown(Shutdown::Both);
+            return;
         }
     })?;
     Ok(())

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 mod test_worker;
 pub use test_worker::{Mode, TestTarget};
 
+pub mod procs;
+
 /// The test worker binary (serves `TestTarget` and command runners).
 pub const WORKER: &str = env!("CARGO_BIN_EXE_smac-test-worker");
 

@@ -2,7 +2,7 @@
 //!
 //! As a worker (started by a `LocalCluster`), it serves [`TestTarget`], whose modes misbehave
 //! on purpose: sleep, panic, fail, return NaN, hang, allocate, read scattered data, or kill
-//! their own process. Run as `smac-test-worker cmd MODE --x V [--seed S] ...`, it is a command
+//! their own process, or report an env var. Run as `smac-test-worker cmd MODE --x V [--seed S] ...`, it is a command
 //! target for `CommandRunner` tests.
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +32,8 @@ pub enum Mode {
     Scattered { name: String },
     /// Kills its own process.
     Suicide,
+    /// Sleeps, then reports the value of the environment variable `var` (`env`) and its pid.
+    Env { var: String, ms: u64 },
 }
 
 /// A target whose behaviour is chosen by its mode.
@@ -79,6 +81,11 @@ impl TargetFunction for TestTarget {
                 let receipts = smac_runner::worker::scatter_receipts(name);
                 Ok((data.len() as f64, info(&[("pid", pid), ("receipts", receipts.into())])).into())
             }
+            Mode::Env { var, ms } => {
+                std::thread::sleep(Duration::from_millis(*ms));
+                let value = std::env::var(var).unwrap_or_default();
+                Ok((0.0, info(&[("env", value.into()), ("pid", pid)])).into())
+            }
             Mode::Suicide => {
                 // SAFETY: signals this very process.
                 unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
@@ -100,6 +107,16 @@ fn command(mode: &str, args: &[String]) -> i32 {
         }
         "json" => {
             println!("{}", serde_json::json!({"cost": [x, seed as f64], "additional_info": {"mode": "json"}}))
+        }
+        "nap" => {
+            // 100-300 ms; reports the worker that started it (its parent).
+            std::thread::sleep(Duration::from_millis(100 + (x * 200.0) as u64));
+            // SAFETY: getppid has no preconditions.
+            println!(
+                "cost={x}; worker={}; gpu={}",
+                unsafe { libc::getppid() },
+                std::env::var("CUDA_VISIBLE_DEVICES").unwrap_or_default()
+            );
         }
         "fail" => {
             eprintln!("something went badly wrong");

@@ -6,9 +6,18 @@
 //! result is a map removal plus a send back to the runner. Worker liveness (heartbeats),
 //! retries of trials lost with their worker, the walltime backstop and the patience for
 //! trials waiting without any worker are checked on a periodic tick.
+//!
+//! A trial goes to an idle worker that can decode its runner's type and whose resources cover
+//! the runner's claims ([`crate::resources`]); runners of remote clients reach the scheduler
+//! through their connection ([`crate::client_conn`]) and are handled exactly like local ones.
+
+mod messages;
+
+pub(crate) use messages::{Hello, Link, Msg, Notice, NoticeSink, Outgoing, TrialEnv};
 
 use crate::executor::RunnerSpec;
 use crate::protocol::{ToScheduler, DEFAULT_MAX_FRAME};
+use crate::resources::Resources;
 use crate::stats::{bump, Counters};
 use smac_core::{StatusType, TrialInfo, TrialValue};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -16,87 +25,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
-
-/// What the scheduler sends down a worker link (TCP connection or in-process thread).
-pub(crate) enum Outgoing {
-    SetRunner(Arc<RunnerSpec>),
-    DropRunner(u64),
-    Scatter(String, Arc<[u8]>),
-    Run { key: u64, runner_id: u64, trial: Arc<TrialInfo> },
-    Heartbeat,
-    Shutdown,
-}
-
-/// How the scheduler reaches one worker.
-pub(crate) enum Link {
-    /// A remote or local worker process, through its connection's writer task.
-    Tcp(mpsc::UnboundedSender<Outgoing>),
-    /// An in-process worker thread.
-    Thread(std::sync::mpsc::Sender<Outgoing>),
-}
-
-impl Link {
-    fn send(&self, m: Outgoing) -> bool {
-        match self {
-            Link::Tcp(tx) => tx.send(m).is_ok(),
-            Link::Thread(tx) => tx.send(m).is_ok(),
-        }
-    }
-}
-
-/// What a runner hears from the scheduler.
-// Results are moved through the channel once; boxing them would add an allocation per trial.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum Notice {
-    /// A trial finished (or failed for good).
-    Done { seq: u64, trial: TrialInfo, value: TrialValue },
-    /// The number of usable workers changed.
-    Workers,
-}
-
-/// Who a worker says it is.
-pub(crate) struct Hello {
-    pub tags: Vec<String>,
-    pub pid: u32,
-    pub host: String,
-}
-
-/// Everything the scheduler task reacts to.
-pub(crate) enum Msg {
-    Attach {
-        spec: Arc<RunnerSpec>,
-        notices: std::sync::mpsc::Sender<Notice>,
-        slots: Arc<AtomicUsize>,
-        patience: Duration,
-    },
-    Detach {
-        runner_id: u64,
-    },
-    Submit {
-        runner_id: u64,
-        seq: u64,
-        trial: TrialInfo,
-    },
-    Scatter {
-        name: String,
-        data: Arc<[u8]>,
-    },
-    Joined {
-        worker_id: u64,
-        link: Link,
-        hello: Hello,
-        closer: Option<oneshot::Sender<()>>,
-    },
-    FromWorker {
-        worker_id: u64,
-        msg: ToScheduler,
-    },
-    Gone {
-        worker_id: u64,
-        reason: String,
-    },
-    Shutdown,
-}
 
 /// Timing and size settings of a scheduler.
 #[derive(Clone, Debug)]
@@ -131,13 +59,14 @@ pub(crate) struct Shared {
     pub n_workers: AtomicUsize,
     pub closed: AtomicBool,
     pub next_worker_id: AtomicU64,
+    pub next_runner_id: AtomicU64,
     pub live_writers: AtomicUsize,
     pub stats: Counters,
 }
 
 struct RunnerEntry {
     spec: Arc<RunnerSpec>,
-    notices: std::sync::mpsc::Sender<Notice>,
+    notices: NoticeSink,
     slots: Arc<AtomicUsize>,
     patience: Duration,
     /// Since when no worker can run this runner's trials.
@@ -147,6 +76,7 @@ struct RunnerEntry {
 struct WorkerState {
     link: Link,
     tags: Vec<String>,
+    resources: Resources,
     name: String,
     thread: bool,
     busy: Option<u64>,
@@ -161,6 +91,7 @@ struct Pending {
     runner_id: u64,
     seq: u64,
     trial: Arc<TrialInfo>,
+    env: TrialEnv,
     attempts: u32,
     last_failure: Option<String>,
 }
@@ -243,14 +174,17 @@ impl Scheduler {
         match msg {
             Msg::Attach { spec, notices, slots, patience } => {
                 let id = spec.id;
+                let tag = spec.tag.as_deref().unwrap_or("in-process runner");
+                tracing::info!(runner_id = id, runner = tag, claims = %spec.resources, "runner attached");
                 self.runners.insert(id, RunnerEntry { spec, notices, slots, patience, starved_since: None });
                 self.refresh_slots();
             }
             Msg::Detach { runner_id } => self.detach(runner_id),
-            Msg::Submit { runner_id, seq, trial } => self.pending.push_back(Pending {
+            Msg::Submit { runner_id, seq, trial, env } => self.pending.push_back(Pending {
                 runner_id,
                 seq,
                 trial: Arc::new(trial),
+                env,
                 attempts: 0,
                 last_failure: None,
             }),
@@ -279,12 +213,13 @@ impl Scheduler {
         }
         let thread = matches!(link, Link::Thread(_));
         let name = format!("{}:{}", hello.host, hello.pid);
-        tracing::info!(worker_id, worker = %name, "worker joined");
+        tracing::info!(worker_id, worker = %name, resources = %hello.resources, "worker joined");
         self.workers.insert(
             worker_id,
             WorkerState {
                 link,
                 tags: hello.tags,
+                resources: hello.resources,
                 name,
                 thread,
                 busy: None,
@@ -301,7 +236,9 @@ impl Scheduler {
     }
 
     fn detach(&mut self, runner_id: u64) {
-        self.runners.remove(&runner_id);
+        if self.runners.remove(&runner_id).is_some() {
+            tracing::info!(runner_id, "runner detached");
+        }
         self.pending.retain(|p| p.runner_id != runner_id);
         for w in self.workers.values_mut() {
             if w.runners_sent.remove(&runner_id) {
@@ -387,11 +324,11 @@ impl Scheduler {
         }
         let trial = Arc::try_unwrap(p.trial).unwrap_or_else(|t| (*t).clone());
         bump(&self.shared.stats.trials_completed);
-        let _ = runner.notices.send(Notice::Done { seq: p.seq, trial, value });
+        runner.notices.send(Notice::Done { seq: p.seq, trial, value });
     }
 
     fn compatible(w: &WorkerState, spec: &RunnerSpec) -> bool {
-        if w.rejected.contains(&spec.id) {
+        if w.rejected.contains(&spec.id) || !w.resources.satisfies(&spec.resources) {
             return false;
         }
         if w.thread {
@@ -407,7 +344,7 @@ impl Scheduler {
         for r in self.runners.values_mut() {
             let n = self.workers.values().filter(|w| Self::compatible(w, &r.spec)).count();
             if r.slots.swap(n, Ordering::AcqRel) != n {
-                let _ = r.notices.send(Notice::Workers);
+                r.notices.send(Notice::Workers);
             }
             r.starved_since = if n == 0 { r.starved_since.or(Some(now)) } else { None };
         }
@@ -454,7 +391,13 @@ impl Scheduler {
             w.runners_sent.insert(spec.id);
             bump(&self.shared.stats.runner_transfers);
         }
-        ok = ok && w.link.send(Outgoing::Run { key, runner_id: p.runner_id, trial: p.trial.clone() });
+        ok = ok
+            && w.link.send(Outgoing::Run {
+                key,
+                runner_id: p.runner_id,
+                trial: p.trial.clone(),
+                env: p.env.clone(),
+            });
         if !ok {
             self.pending.push_front(p);
             self.remove_worker(wid, "its link is closed");
@@ -578,7 +521,7 @@ impl Scheduler {
         self.shared.closed.store(true, Ordering::Release);
         for r in self.runners.values() {
             r.slots.store(0, Ordering::Release);
-            let _ = r.notices.send(Notice::Workers);
+            r.notices.send(Notice::Workers);
         }
     }
 }

@@ -1,0 +1,461 @@
+"""smac-rs Dask sidecar: drives a real ``distributed.Client`` for ``smac_runner::dask::DaskRunner``.
+
+The Rust runner starts this script (embedded in the crate, written to a private temp file) with the
+user's Python, which needs ``pip install distributed``. Nothing of smac-rs is installed on the Dask
+scheduler or workers: the task function below lives in ``__main__``, so Dask pickles it by value.
+
+Wire format, both directions, on stdin/stdout (stdout is kept for frames only; anything printed
+goes to stderr, which the Rust side forwards to its logs):
+
+    frame  = u32 BE header length, header (UTF-8 JSON object), then header["nblobs"] blobs
+    blob   = u64 BE length, raw bytes
+
+Rust -> sidecar ops: connect, scatter (1 blob), submit (1 blob: the bincode trial request), close.
+Sidecar -> Rust ops: ready | fatal, connected, workers, stored (reply to scatter), scattered (a
+client.scatter call happened), resubmitted, done (1 blob: the bincode TrialValue), failed, error,
+closed.
+
+Each trial is one Dask task (``run_trial``) that runs the smac worker entry point as a
+subprocess with ``SMAC_DASK_TRIAL=1``; on stdin it gets:
+
+    b"SMACDT01", section(request), section(runner payload), section(result path),
+    u32 BE count, count x (section(name), section(file path))      section = u32 BE len + bytes
+
+and it writes the bincode ``TrialValue`` to the result path.
+"""
+
+import json
+import logging
+import os
+import signal
+import struct
+import sys
+import threading
+import traceback
+import uuid
+
+PROTOCOL = 1
+MAX_HEADER = 16 << 20
+MAX_BLOB = 1 << 40
+TRIAL_MAGIC = b"SMACDT01"
+STDERR_TAIL = 4000
+# Resubmissions of a trial whose task was cancelled under us (lost scattered dependency,
+# scheduler restart). Worker deaths are retried by Dask itself.
+MAX_ATTEMPTS = 4
+
+log = logging.getLogger("smac_dask_sidecar")
+
+
+class Channel:
+    """Length-prefixed frames over two binary pipes; sends are serialized by a lock."""
+
+    def __init__(self, rfile, wfile):
+        self.rfile = rfile
+        self.wfile = wfile
+        self.lock = threading.Lock()
+
+    def _read_exact(self, n):
+        data = self.rfile.read(n)
+        if data is None or len(data) != n:
+            raise EOFError("the smac-rs runner closed the pipe")
+        return data
+
+    def recv(self):
+        (hlen,) = struct.unpack(">I", self._read_exact(4))
+        if hlen == 0 or hlen > MAX_HEADER:
+            raise ValueError(f"bad frame header length {hlen}")
+        header = json.loads(self._read_exact(hlen).decode("utf-8"))
+        blobs = []
+        for _ in range(int(header.get("nblobs", 0))):
+            (blen,) = struct.unpack(">Q", self._read_exact(8))
+            if blen > MAX_BLOB:
+                raise ValueError(f"blob of {blen} bytes is too large")
+            blobs.append(self._read_exact(blen))
+        return header, blobs
+
+    def send(self, header, blobs=()):
+        header = dict(header, nblobs=len(blobs))
+        raw = json.dumps(header).encode("utf-8")
+        parts = [struct.pack(">I", len(raw)), raw]
+        for b in blobs:
+            parts.append(struct.pack(">Q", len(b)))
+            parts.append(b)
+        with self.lock:
+            try:
+                for p in parts:
+                    self.wfile.write(p)
+                self.wfile.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                # The runner is gone; the main loop sees EOF on stdin and closes the client.
+                pass
+
+
+def run_trial(exe, runner, request, scattered, keys, timeout_s, env_extra):
+    """The Dask task: runs one trial in a fresh process of the smac worker entry point."""
+    import os
+    import struct
+    import subprocess
+    import tempfile
+    import threading
+
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+        base, address = worker.local_directory, worker.address
+        lock = worker.__dict__.setdefault("_smac_scatter_lock", threading.Lock())
+    except ValueError:
+        base, address, lock = tempfile.gettempdir(), "local", threading.Lock()
+    cache = os.path.join(base, "smac-scatter")
+    os.makedirs(cache, exist_ok=True)
+
+    # Scattered blobs are written to this worker's local directory once (keyed by their Dask
+    # key) and read by name by the entry point; later trials on this worker reuse the file.
+    paths, materialized = [], []
+    for name in sorted(scattered):
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in keys[name])
+        path = os.path.join(cache, safe)
+        with lock:
+            if not os.path.exists(path):
+                tmp = f"{path}.{os.getpid()}.tmp"
+                with open(tmp, "wb") as f:
+                    f.write(scattered[name])
+                os.replace(tmp, path)
+                materialized.append(name)
+        paths.append((name, path))
+
+    def section(b):
+        return struct.pack(">I", len(b)) + b
+
+    fd, result_path = tempfile.mkstemp(prefix="smac-result-", dir=cache)
+    os.close(fd)
+    stdin = [TRIAL_MAGIC, section(request), section(runner), section(result_path.encode())]
+    stdin.append(struct.pack(">I", len(paths)))
+    for name, path in paths:
+        stdin += [section(name.encode()), section(path.encode())]
+    env = dict(os.environ)
+    env.update(env_extra)
+    env["SMAC_DASK_TRIAL"] = "1"
+    meta = {"worker": address, "materialized": materialized}
+    try:
+        with tempfile.TemporaryFile(dir=cache) as err:
+            try:
+                proc = subprocess.Popen([exe], stdin=subprocess.PIPE, stderr=err, env=env)
+            except OSError as e:
+                raise RuntimeError(
+                    f"cannot start the smac worker entry point {exe!r} on Dask worker {address}: {e} "
+                    "(the program must exist at this path on every Dask worker)"
+                ) from None
+            try:
+                proc.communicate(b"".join(stdin), timeout=timeout_s)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                timed_out = True
+            err.seek(0, os.SEEK_END)
+            size = err.tell()
+            err.seek(max(0, size - 64 * 1024))
+            text = err.read().decode("utf-8", "replace")
+            if text:
+                # The target's stderr belongs in this worker's log, as with any Dask task.
+                sys.stderr.write(text if text.endswith("\n") else text + "\n")
+            if timed_out:
+                return dict(meta, kind="timeout", stderr=text[-STDERR_TAIL:])
+            with open(result_path, "rb") as f:
+                value = f.read()
+            if proc.returncode == 0 and value:
+                return dict(meta, value=value)
+            return dict(meta, kind="exit", returncode=proc.returncode, stderr=text[-STDERR_TAIL:])
+    finally:
+        try:
+            os.unlink(result_path)
+        except OSError:
+            pass
+
+
+class Pending:
+    __slots__ = ("msg", "request", "attempts", "future")
+
+    def __init__(self, msg, request):
+        self.msg, self.request, self.attempts, self.future = msg, request, 0, None
+
+
+class Sidecar:
+    def __init__(self, chan):
+        self.chan = chan
+        self.client = None
+        self.cluster = None
+        self.lock = threading.RLock()
+        self.pending = {}
+        self.scattered = {}  # name -> [bytes, future, broadcast]
+        self.session = uuid.uuid4().hex[:8]
+        self.stopping = threading.Event()
+        self.closing = False
+        self.timeout = 30.0
+
+    # -- connection ---------------------------------------------------------------------------
+    def connect(self, msg):
+        import time
+
+        from distributed import Client, LocalCluster
+
+        timeout = self.timeout = float(msg.get("timeout_s") or 30)
+        kw = dict(timeout=timeout, set_as_default=False, name=f"smac-rs-{self.session}")
+        if msg.get("scheduler_file"):
+            path = msg["scheduler_file"]
+            deadline = time.monotonic() + timeout
+            # dask-mpi and batch jobs write the file asynchronously: wait for it to appear.
+            while not os.path.exists(path):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the Dask scheduler file {path} did not appear within {timeout} s")
+                time.sleep(0.1)
+            self.client = Client(scheduler_file=path, **kw)
+        elif msg.get("address"):
+            self.client = Client(msg["address"], **kw)
+        else:
+            local = msg.get("local") or {}
+            self.cluster = LocalCluster(
+                n_workers=int(local.get("n_workers", 1)),
+                threads_per_worker=int(local.get("threads_per_worker", 1)),
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            )
+            self.client = Client(self.cluster, **kw)
+        nthreads = self.client.nthreads()
+        info = self.client.scheduler_info()
+        dashboard = None
+        try:
+            dashboard = self.client.dashboard_link
+        except Exception:
+            pass
+        import distributed
+
+        return {
+            "op": "connected",
+            "scheduler": info.get("address", ""),
+            "dashboard": dashboard,
+            "distributed": distributed.__version__,
+            "owned_cluster": self.cluster is not None,
+            "workers": len(nthreads),
+            "threads": sum(nthreads.values()),
+        }
+
+    def watch(self, interval, last):
+        """Reports the cluster's workers and threads whenever they change."""
+        while not self.stopping.wait(interval):
+            try:
+                nthreads = self.client.nthreads()
+                now = (len(nthreads), sum(nthreads.values()), None)
+            except Exception as e:  # scheduler unreachable: no worker is usable meanwhile
+                now = (0, 0, f"{type(e).__name__}: {e}")
+            if now != last:
+                last = now
+                self.chan.send({"op": "workers", "workers": now[0], "threads": now[1], "error": now[2]})
+
+    # -- scattered data -------------------------------------------------------------------------
+    def scatter(self, msg, data):
+        """Keeps the blob and scatters it now if the cluster has workers, else on first use
+        (``client.scatter`` waits for workers, and a batch cluster may have none yet)."""
+        name = msg["name"]
+        with self.lock:
+            self.scattered[name] = [data, None, bool(msg.get("broadcast", True))]
+        deferred = None
+        try:
+            if self.client.nthreads():
+                self._scattered(name)
+            else:
+                deferred = "the cluster has no workers yet"
+        except Exception as e:
+            deferred = describe(e)
+            log.warning("scattering %r now failed (%s); it is scattered when first used", name, deferred)
+        return {"op": "stored", "name": name, "deferred": deferred}
+
+    def _scattered(self, name):
+        """The live future of a stored blob, scattered (again) if it has none or lost its data."""
+        with self.lock:
+            entry = self.scattered[name]
+            if entry[1] is None or entry[1].status != "finished":
+                again = entry[1] is not None
+                if again:
+                    log.warning("scattered data %r was lost (%s); scattering it again", name, entry[1].status)
+                entry[1] = self.client.scatter(entry[0], broadcast=entry[2], hash=True, timeout=self.timeout)
+                self.chan.send({"op": "scattered", "name": name, "key": str(entry[1].key),
+                                "bytes": len(entry[0]), "again": again})
+            return entry[1]
+
+    # -- trials ---------------------------------------------------------------------------------
+    def submit(self, msg, request):
+        seq = msg["seq"]
+        with self.lock:
+            self.pending[seq] = Pending(msg, request)
+        self._submit(seq)
+
+    def _submit(self, seq):
+        with self.lock:
+            p = self.pending.get(seq)
+            if p is None or self.closing:
+                return
+            p.attempts += 1
+            attempt = p.attempts
+            try:
+                names = list(p.msg.get("scatter") or [])
+                runner = self._scattered(p.msg["runner"])
+                data = {n: self._scattered(n) for n in names}
+                keys = {n: str(data[n].key) for n in names}
+                p.future = self.client.submit(
+                    run_trial,
+                    p.msg["exe"],
+                    runner,
+                    p.request,
+                    data,
+                    keys,
+                    p.msg.get("timeout_s"),
+                    p.msg.get("env") or {},
+                    key=f"smac-trial-{self.session}-{seq}-{attempt}",
+                    pure=False,
+                    retries=int(p.msg.get("retries", 1)),
+                )
+            except Exception as e:
+                del self.pending[seq]
+                self.chan.send({"op": "failed", "seq": seq, "kind": "submit", "error": describe(e)})
+                return
+        p.future.add_done_callback(lambda f, seq=seq, attempt=attempt: self.on_done(seq, attempt, f))
+
+    def on_done(self, seq, attempt, fut):
+        with self.lock:
+            p = self.pending.get(seq)
+            if p is None or p.attempts != attempt or self.closing:
+                return
+        status = fut.status
+        if status == "finished":
+            try:
+                res = fut.result(timeout=60)
+            except Exception as e:
+                return self.retry_or_fail(seq, attempt, "error", f"cannot fetch the result: {describe(e)}")
+            fut.release()
+            with self.lock:
+                self.pending.pop(seq, None)
+            meta = {"seq": seq, "worker": res.get("worker"), "attempts": attempt}
+            meta["materialized"] = res.get("materialized", [])
+            if "value" in res:
+                self.chan.send(dict(meta, op="done"), [res["value"]])
+            else:
+                extra = {k: res.get(k) for k in ("kind", "returncode", "stderr")}
+                self.chan.send(dict(meta, op="failed", error="", **extra))
+        elif status == "error":
+            try:
+                exc = fut.exception(timeout=10)
+                text = describe(exc)
+            except Exception as e:
+                text = describe(e)
+            with self.lock:
+                self.pending.pop(seq, None)
+            self.chan.send({"op": "failed", "seq": seq, "kind": "error", "error": text, "attempts": attempt})
+        else:
+            # Cancelled by Dask, not by us: a scattered dependency was lost or the scheduler
+            # restarted. Submit again (its data is scattered again if needed).
+            self.retry_or_fail(seq, attempt, "cancelled", f"the Dask task was {status}")
+
+    def retry_or_fail(self, seq, attempt, kind, text):
+        with self.lock:
+            p = self.pending.get(seq)
+            if p is None or p.attempts != attempt:
+                return
+            if p.attempts >= MAX_ATTEMPTS:
+                self.pending.pop(seq, None)
+                p = None
+        if p is None:
+            self.chan.send({"op": "failed", "seq": seq, "kind": kind, "error": text, "attempts": attempt})
+            return
+        log.warning("trial %s: %s; submitting it again", seq, text)
+        self.chan.send({"op": "resubmitted", "seq": seq, "reason": text})
+        threading.Thread(target=self._submit, args=(seq,), daemon=True).start()
+
+    # -- shutdown -------------------------------------------------------------------------------
+    def close(self):
+        """Closes our client (and a cluster we started); a user's cluster keeps running."""
+        self.stopping.set()
+        with self.lock:
+            self.closing = True
+            futures = [p.future for p in self.pending.values() if p.future is not None]
+        if self.client is not None:
+            try:
+                if futures:
+                    self.client.cancel(futures)
+                self.client.close(timeout=10)
+            except Exception as e:
+                log.warning("closing the Dask client: %s", describe(e))
+        if self.cluster is not None:
+            try:
+                self.cluster.close(timeout=10)
+            except Exception as e:
+                log.warning("closing the local Dask cluster: %s", describe(e))
+
+
+def describe(exc):
+    return f"{type(exc).__name__}: {exc}"
+
+
+def main():
+    # Ctrl-C belongs to the Rust program, which closes us through stdin.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Keep the real stdout for frames only; stray prints (ours or libraries') go to stderr.
+    proto_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    chan = Channel(sys.stdin.buffer, proto_out)
+    logging.basicConfig(stream=sys.stderr, level=os.environ.get("SMAC_DASK_LOG", "WARNING").upper(),
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        import distributed
+    except Exception as e:
+        chan.send({"op": "fatal", "kind": "import", "python": sys.executable, "error": describe(e)})
+        return 3
+    chan.send({"op": "ready", "protocol": PROTOCOL, "python": sys.version.split()[0],
+               "distributed": distributed.__version__})
+    car = Sidecar(chan)
+    try:
+        msg, _ = chan.recv()
+        if msg.get("op") != "connect":
+            raise ValueError(f"expected connect, got {msg.get('op')}")
+        connected = car.connect(msg)
+        chan.send(connected)
+    except EOFError:
+        return 0
+    except Exception as e:
+        chan.send({"op": "fatal", "kind": "connect", "error": describe(e)})
+        car.close()
+        return 4
+    seen = (connected["workers"], connected["threads"], None)
+    interval = float(msg.get("poll_interval_s") or 0.25)
+    threading.Thread(target=car.watch, args=(interval, seen), daemon=True).start()
+    while True:
+        try:
+            msg, blobs = chan.recv()
+        except EOFError:
+            break
+        op = msg.get("op")
+        try:
+            if op == "submit":
+                car.submit(msg, blobs[0])
+            elif op == "scatter":
+                chan.send(car.scatter(msg, blobs[0]))
+            elif op == "close":
+                break
+            else:
+                chan.send({"op": "error", "error": f"unknown op {op!r}"})
+        except Exception as e:
+            log.debug("%s", traceback.format_exc())
+            reply = {"op": "error", "error": describe(e), "about": op}
+            if op == "scatter":
+                reply = {"op": "stored", "name": msg.get("name"), "error": describe(e)}
+            chan.send(reply)
+    car.close()
+    chan.send({"op": "closed"})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+//! The trial entry point: what a Dask task runs, one process per trial.
+//!
+//! The Dask task starts the worker program (the user's binary, which calls
+//! [`crate::worker::serve_if_worker`] first thing in `main`, or `smac-worker`) with
+//! [`ENV_TRIAL`] set. [`crate::worker::Worker::run_if_worker`] then lands here: read the
+//! request from stdin, decode the runner with the worker's decoders, make the scattered blobs
+//! readable through [`crate::worker::scattered`], run the trial and write the bincode
+//! `TrialValue` to the result file the task named. The result goes to a file, not stdout, so a
+//! target that prints cannot corrupt it.
+//!
+//! stdin layout (written by the Python task): `SMACDT01`, then the sections request, runner
+//! payload, result path, a `u32` count and that many (name, file path) pairs, each section a
+//! `u32` big-endian length and its bytes.
+
+use crate::command::CommandRunner;
+use crate::executor::{runner_tag, RunnerDecoder};
+use crate::worker::{run_guarded, set_scattered, Worker, WORKER_ENV_VARS};
+use serde::{Deserialize, Serialize};
+use smac_core::{StatusType, TrialInfo, TrialValue};
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
+use thiserror::Error;
+
+/// Env var that starts a worker program in trial mode.
+pub const ENV_TRIAL: &str = "SMAC_DASK_TRIAL";
+/// First bytes of the trial input.
+pub(crate) const TRIAL_MAGIC: &[u8; 8] = b"SMACDT01";
+
+/// What the optimizer sends for one trial (bincode, inside the Dask task's arguments).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct TrialRequest {
+    /// The runner type's tag ([`runner_tag`]).
+    pub tag: String,
+    /// The trial.
+    pub trial: TrialInfo,
+    /// Memory limit of an in-process Rust target, MB above the process's size at start.
+    pub memory_mb: Option<u64>,
+    /// Cost of a trial that fails before the runner is decoded.
+    pub crash_cost: Vec<f64>,
+}
+
+/// Why the entry point could not even report a failed trial.
+#[derive(Debug, Error)]
+pub enum EntryError {
+    /// stdin or the result file failed.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// stdin is not a trial request.
+    #[error("malformed trial input: {0}")]
+    Input(String),
+}
+
+/// The decoded stdin.
+struct Input {
+    request: Vec<u8>,
+    runner: Vec<u8>,
+    result: PathBuf,
+    scattered: Vec<(String, PathBuf)>,
+}
+
+/// Whether this process was started by a Dask task to run one trial.
+pub fn is_trial_process() -> bool {
+    std::env::var_os(ENV_TRIAL).is_some()
+}
+
+/// For worker programs that do not call [`Worker::run_if_worker`] (like `smac-worker`): runs
+/// the requested trial with `worker`'s runner types and exits; returns when not in trial mode.
+pub fn serve_trial_if_requested(worker: Worker) {
+    if is_trial_process() {
+        worker.run_if_worker();
+    }
+}
+
+/// Runs the trial and exits the process when started in trial mode; returns otherwise.
+/// Called first thing by [`Worker::run_if_worker`], before any thread exists.
+pub(crate) fn run_trial_if_requested(decoders: &[(String, RunnerDecoder)]) {
+    if !is_trial_process() {
+        return;
+    }
+    // Programs the target starts must not believe they are workers or trials too.
+    std::env::remove_var(ENV_TRIAL);
+    for var in WORKER_ENV_VARS {
+        std::env::remove_var(var);
+    }
+    let code = match run(decoders) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!("smac dask trial: {e}");
+            eprintln!("smac dask trial: {e}");
+            2
+        }
+    };
+    std::process::exit(code)
+}
+
+fn run(decoders: &[(String, RunnerDecoder)]) -> Result<(), EntryError> {
+    let mut raw = Vec::new();
+    std::io::stdin().lock().read_to_end(&mut raw)?;
+    let input = parse(&raw)?;
+    drop(raw);
+    exit_with_parent();
+    let start = smac_core::trial::unix_now();
+    let value = evaluate(decoders, &input).unwrap_or_else(|(message, crash_cost)| {
+        TrialValue::failure(StatusType::Crashed, crash_cost, message, start)
+    });
+    let bytes = bincode::serialize(&value).map_err(|e| EntryError::Input(format!("cannot encode: {e}")))?;
+    std::fs::write(&input.result, bytes)?;
+    Ok(())
+}
+
+/// Decodes the runner, installs the scattered data and runs the trial; errors carry the
+/// message and crash cost of the failed trial.
+fn evaluate(decoders: &[(String, RunnerDecoder)], input: &Input) -> Result<TrialValue, (String, Vec<f64>)> {
+    let request: TrialRequest = bincode::deserialize(&input.request)
+        .map_err(|e| (format!("cannot decode the trial request (smac-rs version mismatch?): {e}"), vec![]))?;
+    let fail = |msg: String| (msg, request.crash_cost.clone());
+    let Some((_, decode)) = decoders.iter().find(|(t, _)| *t == request.tag) else {
+        let known: Vec<&str> = decoders.iter().map(|(t, _)| t.as_str()).collect();
+        return Err(fail(format!(
+            "this worker program cannot run runners of type {}; it serves {known:?}. Call \
+             smac_runner::worker::serve_if_worker::<YourTarget>() first thing in its main",
+            request.tag
+        )));
+    };
+    let runner = decode(&input.runner).map_err(fail)?;
+    for (name, path) in &input.scattered {
+        let data = std::fs::read(path)
+            .map_err(|e| fail(format!("cannot read scattered data '{name}' from {}: {e}", path.display())))?;
+        set_scattered(name.clone(), data);
+    }
+    // Command targets enforce their own limits on the program they start.
+    if let (Some(mb), false) = (request.memory_mb, request.tag == runner_tag::<CommandRunner>()) {
+        if let Err(e) = limit_address_space(mb) {
+            tracing::warn!("cannot apply the memory limit of {mb} MB: {e}");
+        }
+    }
+    Ok(run_guarded(runner.as_ref(), &request.trial))
+}
+
+fn parse(raw: &[u8]) -> Result<Input, EntryError> {
+    let rest = raw
+        .strip_prefix(TRIAL_MAGIC.as_slice())
+        .ok_or_else(|| EntryError::Input("no SMACDT01 magic: not a smac-rs trial".into()))?;
+    let mut cur = Sections(rest);
+    let request = cur.bytes("request")?.to_vec();
+    let runner = cur.bytes("runner payload")?.to_vec();
+    let result = PathBuf::from(cur.text("result path")?);
+    let n = cur.u32("scatter count")? as usize;
+    let mut scattered = Vec::with_capacity(n.min(64));
+    for _ in 0..n {
+        let name = cur.text("scatter name")?;
+        scattered.push((name, PathBuf::from(cur.text("scatter path")?)));
+    }
+    Ok(Input { request, runner, result, scattered })
+}
+
+/// A cursor over length-prefixed sections.
+struct Sections<'a>(&'a [u8]);
+
+impl<'a> Sections<'a> {
+    fn u32(&mut self, what: &str) -> Result<u32, EntryError> {
+        let b: [u8; 4] = self.0.get(..4).and_then(|b| b.try_into().ok()).ok_or_else(|| truncated(what))?;
+        self.0 = &self.0[4..];
+        Ok(u32::from_be_bytes(b))
+    }
+
+    fn bytes(&mut self, what: &str) -> Result<&'a [u8], EntryError> {
+        let n = self.u32(what)? as usize;
+        let body = self.0.get(..n).ok_or_else(|| truncated(what))?;
+        self.0 = &self.0[n..];
+        Ok(body)
+    }
+
+    fn text(&mut self, what: &str) -> Result<String, EntryError> {
+        String::from_utf8(self.bytes(what)?.to_vec())
+            .map_err(|_| EntryError::Input(format!("{what} is not UTF-8")))
+    }
+}
+
+fn truncated(what: &str) -> EntryError {
+    EntryError::Input(format!("truncated {what}"))
+}
+
+/// Ends this process soon after the Dask worker that started it dies (SIGKILL, node loss), so
+/// a lost trial does not keep burning a core. Polling survives what `PR_SET_PDEATHSIG` does
+/// not: the signal fires when the *thread* that forked exits, and Dask's task threads may.
+fn exit_with_parent() {
+    let parent = std::os::unix::process::parent_id();
+    let _ = std::thread::Builder::new().name("smac-parent-watch".into()).spawn(move || loop {
+        std::thread::sleep(Duration::from_millis(250));
+        if std::os::unix::process::parent_id() != parent {
+            eprintln!("smac dask trial: the Dask worker that started this trial is gone; exiting");
+            std::process::exit(3);
+        }
+    });
+}
+
+/// Caps the address space at its current size plus `mb` MB: allocations beyond fail, and
+/// Rust aborts with "memory allocation of N bytes failed", which the runner reports as
+/// `MemoryOut`.
+fn limit_address_space(mb: u64) -> std::io::Result<()> {
+    let statm = std::fs::read_to_string("/proc/self/statm")?;
+    let pages: u64 = statm.split_whitespace().next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
+    let limit = pages * page + (mb << 20);
+    let rl = libc::rlimit { rlim_cur: limit as libc::rlim_t, rlim_max: libc::RLIM_INFINITY };
+    // SAFETY: setrlimit reads the struct we own.
+    if unsafe { libc::setrlimit(libc::RLIMIT_AS, &rl) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(b: &[u8]) -> Vec<u8> {
+        let mut v = (b.len() as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(b);
+        v
+    }
+
+    #[test]
+    fn parses_the_layout_the_python_task_writes() {
+        let mut raw = TRIAL_MAGIC.to_vec();
+        for s in [&b"req"[..], b"runner", b"/tmp/r"] {
+            raw.extend(section(s));
+        }
+        raw.extend(1u32.to_be_bytes());
+        raw.extend(section(b"data"));
+        raw.extend(section(b"/tmp/data"));
+        let input = parse(&raw).unwrap();
+        assert_eq!((input.request.as_slice(), input.runner.as_slice()), (&b"req"[..], &b"runner"[..]));
+        assert_eq!(input.result, PathBuf::from("/tmp/r"));
+        assert_eq!(input.scattered, vec![("data".to_string(), PathBuf::from("/tmp/data"))]);
+        assert!(parse(&raw[..raw.len() - 3]).is_err());
+        assert!(parse(b"nonsense").is_err());
+    }
+}

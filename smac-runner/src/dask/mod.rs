@@ -1,0 +1,249 @@
+//! Attach to an existing Dask cluster (dask-jobqueue, dask-mpi, `dask scheduler` + `dask
+//! worker`): [`DaskRunner`] drives a real `distributed.Client`, each trial one Dask task.
+//!
+//! # Shape
+//!
+//! ```text
+//!  optimizer (Rust) ──pipes──▶ sidecar (python, distributed.Client) ──▶ Dask scheduler ──▶ Dask workers
+//!     DaskRunner     frames                                                     │ task: run_trial
+//!                                                                               ▼
+//!                                               worker program, SMAC_DASK_TRIAL=1 (one process per trial)
+//! ```
+//!
+//! - The **sidecar** is a small Python script shipped inside this crate
+//!   (`python/smac_dask_sidecar.py`), written to a private temp file and run with the user's
+//!   Python (`$SMAC_DASK_PYTHON`, else `python3`), which needs `pip install distributed`. We
+//!   talk to it over stdin/stdout with length-prefixed frames (JSON header + raw blobs).
+//! - The **task** is a function of the sidecar's `__main__`, which Dask pickles by value: the
+//!   scheduler and workers need nothing of ours installed, only their own `distributed`.
+//! - The task starts the **worker program** — the user's binary (which calls
+//!   [`crate::worker::serve_if_worker`] first thing in `main`) or `smac-worker`, at a path that
+//!   exists on the workers — with the bincode runner and `TrialInfo` on stdin; the program
+//!   answers with the bincode `TrialValue` (see [`entry`]).
+//! - Scattered data goes through `client.scatter` once (broadcast), each task receives the
+//!   future; the task writes the blob to the Dask worker's local directory once and the trial
+//!   reads it by name with [`crate::worker::scattered`].
+//!
+//! # Why a sidecar rather than PyO3
+//!
+//! PyO3 would link libpython into every smac-rs binary (a build-time Python, ABI coupling,
+//! and the GIL inside our optimizer), and `distributed` runs its own event loop thread that
+//! we would host in-process. A child process keeps the Rust build free of Python, works with
+//! whatever Python environment the cluster uses (it must match the cluster's versions anyway),
+//! and fails in isolation: a crash in Python ends the sidecar, not the optimizer, and every
+//! trial in flight comes back as `Crashed` with the reason.
+//!
+//! # Why not a backend of [`crate::DaskStyleParallelRunner`]
+//!
+//! That runner is built around our own scheduler's client (attachments, notice channels,
+//! per-worker runner shipping). A Dask cluster has its own scheduler, so the shared part is
+//! only the `Runner` contract; [`DaskRunner`] implements it directly with the same semantics
+//! (`patience`, free slots, crashed trials carry the error text).
+
+pub mod entry;
+mod runner;
+mod sidecar;
+mod wire;
+
+pub use entry::{is_trial_process, serve_trial_if_requested, ENV_TRIAL};
+pub use runner::DaskRunner;
+pub use sidecar::SIDECAR_SCRIPT;
+
+use smac_core::{RunnerError, Scenario};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::Duration;
+use thiserror::Error;
+
+/// Env var naming the Python interpreter that runs the sidecar (default `python3`).
+pub const ENV_PYTHON: &str = "SMAC_DASK_PYTHON";
+
+/// Which Dask cluster to use.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DaskCluster {
+    /// A running scheduler, `tcp://host:8786`; left running when we are done.
+    Address(String),
+    /// The JSON file `dask scheduler --scheduler-file` / dask-mpi write; waited for if absent,
+    /// and the cluster is left running when we are done.
+    SchedulerFile(PathBuf),
+    /// A `distributed.LocalCluster` we start on this machine and close at the end.
+    Local {
+        /// Worker processes.
+        n_workers: usize,
+        /// Threads per worker process (each thread runs one trial at a time).
+        threads_per_worker: usize,
+    },
+}
+
+impl DaskCluster {
+    /// A running scheduler at `address`.
+    pub fn address(address: impl Into<String>) -> Self {
+        DaskCluster::Address(address.into())
+    }
+
+    /// The cluster described by a scheduler file.
+    pub fn scheduler_file(path: impl Into<PathBuf>) -> Self {
+        DaskCluster::SchedulerFile(path.into())
+    }
+
+    /// A local cluster of `n_workers` single-threaded worker processes.
+    pub fn local(n_workers: usize) -> Self {
+        DaskCluster::Local { n_workers, threads_per_worker: 1 }
+    }
+}
+
+/// Options of a [`DaskRunner`].
+#[derive(Clone, Debug)]
+pub struct DaskOptions {
+    /// The Python that runs the sidecar: `$SMAC_DASK_PYTHON`, else `python3`.
+    pub python: PathBuf,
+    /// The worker program the Dask workers run, as a path on *their* filesystem (default: this
+    /// executable, which must then call `serve_if_worker` first thing in `main`).
+    pub worker_program: Option<PathBuf>,
+    /// How long `submit_trial` waits for a worker when the cluster has none (SMAC3's `patience`).
+    pub patience: Duration,
+    /// How long to wait for the sidecar's Python, the scheduler (file) and scatters.
+    pub connect_timeout: Duration,
+    /// Walltime limit per trial in seconds: the task kills the trial process (status `Timeout`).
+    pub trial_walltime_limit: Option<f64>,
+    /// Memory limit per trial in MB on in-process Rust targets (status `MemoryOut`).
+    pub trial_memory_limit: Option<u64>,
+    /// Dask `retries` of a trial task that raised (e.g. the program is missing on one node).
+    /// Tasks on workers that die are rescheduled by Dask regardless.
+    pub retries: u32,
+    /// Replicate scattered data to every worker at scatter time (survives worker loss).
+    pub broadcast_scatter: bool,
+    /// How often the sidecar asks the scheduler for its workers.
+    pub poll_interval: Duration,
+    /// Extra environment for the trial processes (e.g. `RUST_LOG`).
+    pub env: BTreeMap<String, String>,
+}
+
+impl Default for DaskOptions {
+    fn default() -> Self {
+        DaskOptions {
+            python: std::env::var_os(ENV_PYTHON).map_or_else(|| PathBuf::from("python3"), PathBuf::from),
+            worker_program: None,
+            patience: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(30),
+            trial_walltime_limit: None,
+            trial_memory_limit: None,
+            retries: 1,
+            broadcast_scatter: true,
+            poll_interval: Duration::from_millis(250),
+            env: BTreeMap::new(),
+        }
+    }
+}
+
+impl DaskOptions {
+    /// Default options with the scenario's per-trial limits.
+    pub fn from_scenario(scenario: &Scenario) -> Self {
+        DaskOptions {
+            trial_walltime_limit: scenario.trial_walltime_limit,
+            trial_memory_limit: scenario.trial_memory_limit,
+            ..Default::default()
+        }
+    }
+}
+
+/// The cluster we are attached to, as the sidecar reported it.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterInfo {
+    /// The scheduler's address.
+    pub scheduler: String,
+    /// The dashboard URL, when the scheduler serves one.
+    pub dashboard: Option<String>,
+    /// The `distributed` version of the sidecar's Python.
+    pub distributed: String,
+    /// The sidecar's Python version.
+    pub python: String,
+    /// Whether we started this cluster (and close it at the end).
+    pub owned_cluster: bool,
+}
+
+/// Counters of a [`DaskRunner`].
+#[derive(Clone, Debug, Default)]
+pub struct DaskStats {
+    /// Trials submitted.
+    pub submitted: u64,
+    /// Trials that came back with a value from the worker program.
+    pub completed: u64,
+    /// Trials that came back without one (task error, timeout, crash of the program).
+    pub failed: u64,
+    /// Trials submitted again because Dask cancelled their task under us.
+    pub resubmitted: u64,
+    /// `client.scatter` calls per name (1 per [`DaskRunner::scatter`], plus rescatters; the
+    /// runner itself is scattered as `__smac_runner__`).
+    pub scatter_calls: HashMap<String, u64>,
+    /// Blobs scattered again because every worker holding them died.
+    pub rescatters: HashMap<String, u64>,
+    /// Per name, how many times a Dask worker process wrote the blob to its local directory
+    /// (at most once per worker process, whatever the number of trials).
+    pub materializations: HashMap<String, u64>,
+    /// Finished trials per Dask worker address.
+    pub trials_per_worker: HashMap<String, u64>,
+    /// The most Dask workers seen at once.
+    pub max_workers: usize,
+}
+
+/// Why the Dask runner failed.
+#[derive(Debug, Error)]
+pub enum DaskError {
+    /// The Python interpreter could not be started.
+    #[error(
+        "cannot start Python '{python}': {source}. Install Python 3 with `pip install distributed`, \
+         or point SMAC_DASK_PYTHON (or DaskOptions::python) at the interpreter of your Dask environment"
+    )]
+    PythonNotFound {
+        /// The interpreter tried.
+        python: String,
+        /// The spawn error.
+        source: std::io::Error,
+    },
+    /// Python runs but cannot import `distributed`.
+    #[error(
+        "Python '{python}' cannot import distributed ({error}); run `{python} -m pip install distributed`"
+    )]
+    MissingDistributed {
+        /// The interpreter.
+        python: String,
+        /// The import error.
+        error: String,
+    },
+    /// The Dask client could not connect.
+    #[error("cannot connect to the Dask cluster: {0}")]
+    Connect(String),
+    /// The sidecar did not answer in time.
+    #[error("no answer from the Dask sidecar within {0:?} while {1}")]
+    Timeout(Duration, &'static str),
+    /// The sidecar exited.
+    #[error("the Dask sidecar exited: {0}")]
+    SidecarExited(String),
+    /// The sidecar sent something unexpected.
+    #[error("Dask sidecar protocol error: {0}")]
+    Protocol(String),
+    /// A scatter failed.
+    #[error("scattering '{name}' failed: {error}")]
+    Scatter {
+        /// The blob's name.
+        name: String,
+        /// Why.
+        error: String,
+    },
+    /// Invalid options.
+    #[error("invalid Dask runner configuration: {0}")]
+    Config(String),
+    /// Pipe or file failure.
+    #[error("Dask runner I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<DaskError> for RunnerError {
+    fn from(e: DaskError) -> Self {
+        match e {
+            DaskError::Io(io) => RunnerError::Io(io),
+            other => RunnerError::Other(other.to_string()),
+        }
+    }
+}

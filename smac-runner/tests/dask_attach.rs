@@ -1,0 +1,513 @@
+//! The Dask backend against a real Dask cluster on loopback: `dask scheduler --scheduler-file`
+//! and `dask worker --nthreads 1` processes started here, a `DaskRunner` attached to them.
+//!
+//! Needs a Python with `distributed`: `SMAC_DASK_PYTHON` (exported by `.ci/run`, which creates
+//! `.venv-dask`), else `<workspace>/.venv-dask/bin/python`. With neither, the cluster tests skip
+//! with a loud message; with `SMAC_DASK_PYTHON` set they must run, and fail if they cannot.
+
+#[path = "support/test_worker.rs"]
+#[allow(dead_code)]
+mod test_worker;
+
+use smac_core::{
+    ConfigSpace, Configuration, Hyperparameter, Runner, Scenario, SmboBuilder, StatusType,
+    TargetFunctionRunner, TrialInfo, TrialValue,
+};
+use smac_runner::dask::{DaskCluster, DaskError, DaskOptions, DaskRunner};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use test_worker::{Mode, TestTarget};
+
+/// The worker program the Dask tasks run (serves `TestTarget`).
+const WORKER: &str = env!("CARGO_BIN_EXE_smac-test-worker");
+/// Each cluster test must finish within this.
+const BUDGET: Duration = Duration::from_secs(60);
+
+fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// The Python to use, or `None` (after a loud message) when there is none.
+fn python(test: &str) -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    if let Some(p) = std::env::var_os("SMAC_DASK_PYTHON") {
+        let mut p = PathBuf::from(p);
+        if p.is_relative() && !p.exists() {
+            p = root.join(p);
+        }
+        match distributed_version(&p) {
+            Ok(v) => eprintln!("{test}: using {} (distributed {v})", p.display()),
+            Err(e) => panic!("SMAC_DASK_PYTHON={} is set but cannot run the Dask tests: {e}", p.display()),
+        }
+        return Some(p);
+    }
+    let venv = root.join(".venv-dask/bin/python");
+    if venv.exists() {
+        match distributed_version(&venv) {
+            Ok(v) => eprintln!("{test}: using {} (distributed {v})", venv.display()),
+            Err(e) => panic!("{} exists but is unusable: {e}; delete it or rerun .ci/run", venv.display()),
+        }
+        return Some(venv);
+    }
+    eprintln!(
+        "\n*** SKIPPED {test}: no Python with `distributed` for the Dask tests. Set SMAC_DASK_PYTHON to a \
+         Python that has `pip install \"distributed>=2024\"`, or run .ci/run (it creates .venv-dask). ***\n"
+    );
+    None
+}
+
+fn distributed_version(python: &Path) -> Result<String, String> {
+    let out = Command::new(python)
+        .args(["-c", "import distributed; print(distributed.__version__)"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// A Dask scheduler and workers on 127.0.0.1; every process (group) is killed on drop.
+struct Cluster {
+    dir: tempfile::TempDir,
+    scheduler_file: PathBuf,
+    procs: Vec<(String, Child)>,
+    groups: Arc<Mutex<Vec<i32>>>,
+}
+
+impl Cluster {
+    fn start(python: &Path, n_workers: usize) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let scheduler_file = dir.path().join("scheduler.json");
+        let mut cluster = Cluster { scheduler_file, procs: Vec::new(), groups: Default::default(), dir };
+        let file = cluster.scheduler_file.display().to_string();
+        #[rustfmt::skip]
+        let args = ["scheduler", "--scheduler-file", &file, "--host", "127.0.0.1", "--port", "0", "--no-dashboard"];
+        cluster.spawn(python, "scheduler", &args);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while cluster.address().is_none() {
+            let up = Instant::now() < deadline && cluster.alive("scheduler");
+            assert!(up, "the Dask scheduler did not start:\n{}", cluster.logs());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        for k in 0..n_workers {
+            cluster.add_worker(python, &format!("w{k}"));
+        }
+        cluster
+    }
+
+    /// Starts `dask worker --nthreads 1` named `name`.
+    fn add_worker(&mut self, python: &Path, name: &str) {
+        let file = self.scheduler_file.display().to_string();
+        let local = self.dir.path().join(name).display().to_string();
+        #[rustfmt::skip]
+        let args = ["worker", "--scheduler-file", &file, "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1",
+            "--name", name, "--local-directory", &local, "--memory-limit", "0", "--no-dashboard"];
+        self.spawn(python, name, &args);
+    }
+
+    fn spawn(&mut self, python: &Path, name: &str, args: &[&str]) {
+        let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).unwrap();
+        let mut cmd = Command::new(python);
+        cmd.args(["-m", "dask"]).args(args).stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log);
+        // Own process group: killing it takes the worker's trial processes along.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start dask {name}: {e}"));
+        self.groups.lock().unwrap().push(child.id() as i32);
+        self.procs.push((name.to_string(), child));
+    }
+
+    /// The scheduler's address, once its file is written.
+    fn address(&self) -> Option<String> {
+        let text = std::fs::read_to_string(&self.scheduler_file).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        v["address"].as_str().map(str::to_string)
+    }
+
+    fn pid(&self, name: &str) -> u32 {
+        self.procs.iter().find(|(n, _)| n == name).unwrap().1.id()
+    }
+
+    fn alive(&mut self, name: &str) -> bool {
+        let child = &mut self.procs.iter_mut().find(|(n, _)| n == name).unwrap().1;
+        matches!(child.try_wait(), Ok(None))
+    }
+
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for (name, _) in &self.procs {
+            let text =
+                std::fs::read_to_string(self.dir.path().join(format!("{name}.log"))).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(15).collect();
+            out += &format!(
+                "--- {name}.log (last lines)\n{}\n",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        out
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.logs());
+        }
+        for (_, child) in &mut self.procs {
+            kill_group(child.id() as i32);
+            let _ = child.wait();
+        }
+    }
+}
+
+fn kill_group(pgid: i32) {
+    // SAFETY: signals a process group this test created.
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+}
+
+/// Kills the cluster and fails the whole test binary if a test outlives its budget (a hang
+/// must not stall CI, and must not leave Dask processes behind).
+struct Watchdog(Arc<AtomicBool>);
+
+impl Watchdog {
+    fn start(test: &'static str, cluster: &Cluster, limit: Duration) -> Watchdog {
+        let done = Arc::new(AtomicBool::new(false));
+        let (flag, groups) = (done.clone(), cluster.groups.clone());
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + limit;
+            while Instant::now() < deadline {
+                if flag.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            eprintln!("{test} exceeded its {limit:?} budget; killing its Dask cluster and failing");
+            for g in groups.lock().unwrap().iter() {
+                kill_group(*g);
+            }
+            let _ = std::io::stderr().flush();
+            std::process::exit(101);
+        });
+        Watchdog(done)
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+fn space() -> Arc<ConfigSpace> {
+    let mut cs = ConfigSpace::new("dask-test");
+    cs.add(Hyperparameter::float("x", 0.0, 1.0)).unwrap();
+    Arc::new(cs)
+}
+
+fn trial(space: &Arc<ConfigSpace>, x: f64, seed: u64) -> TrialInfo {
+    TrialInfo::new(Configuration::new(space, [("x", x)]).unwrap(), Some(seed))
+}
+
+fn single(mode: Mode) -> TargetFunctionRunner<TestTarget> {
+    TargetFunctionRunner::new(TestTarget { mode }, vec![1000.0])
+}
+
+fn options(python: &Path) -> DaskOptions {
+    DaskOptions {
+        python: python.to_path_buf(),
+        worker_program: Some(WORKER.into()),
+        patience: Duration::from_secs(20),
+        ..Default::default()
+    }
+}
+
+fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
+
+fn collect(r: &mut impl Runner, n: usize, timeout: Duration) -> Vec<(TrialInfo, TrialValue)> {
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    while out.len() < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "only {} of {n} results within {timeout:?}: {out:?}", out.len());
+        r.wait(Some(left.min(Duration::from_millis(200)))).unwrap();
+        out.extend(r.iter_results());
+    }
+    out
+}
+
+/// A trial process (`smac-test-worker`) running under the Dask worker `pid`, if any.
+fn trial_child(pid: u32) -> Option<u32> {
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else { continue };
+        let after = &stat[stat.rfind(')').map_or(0, |i| i + 1)..];
+        let ppid: Option<u32> = after.split_whitespace().nth(1).and_then(|p| p.parse().ok());
+        if ppid == Some(pid) && stat.contains("(smac-test-worke") {
+            return Some(child);
+        }
+    }
+    None
+}
+
+#[test]
+fn hpo_on_a_dask_cluster_survives_losing_a_worker_mid_run() {
+    const TEST: &str = "hpo_on_a_dask_cluster_survives_losing_a_worker_mid_run";
+    let Some(python) = python(TEST) else { return };
+    logs();
+    let started = Instant::now();
+    let cluster = Cluster::start(&python, 2);
+    let _watchdog = Watchdog::start(TEST, &cluster, BUDGET);
+    let runner = DaskRunner::new(
+        single(Mode::Sleep { ms: 300 }),
+        DaskCluster::scheduler_file(&cluster.scheduler_file),
+        options(&python),
+    )
+    .unwrap();
+    assert!(eventually(Duration::from_secs(20), || runner.n_workers() == 2), "workers:\n{}", cluster.logs());
+    assert_eq!(runner.count_available_workers(), 2, "one free slot per Dask worker thread");
+
+    // Once both workers have run trials, kill one while it is running a trial (its process
+    // group: the Dask worker and the trial process).
+    let pids = [cluster.pid("w0"), cluster.pid("w1")];
+    let killer = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        let mut seen = [false; 2];
+        let mut since: Option<Instant> = None;
+        while Instant::now() < deadline {
+            for (k, pid) in pids.iter().enumerate() {
+                if let Some(child) = trial_child(*pid) {
+                    seen[k] = true;
+                    let first = *since.get_or_insert_with(Instant::now);
+                    if seen == [true, true] && first.elapsed() > Duration::from_millis(1500) {
+                        kill_group(*pid as i32);
+                        return Some((k, child));
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    });
+
+    let scenario = Scenario::builder(space())
+        .n_trials(30)
+        .n_workers(2)
+        .seed(7)
+        .deterministic(true)
+        .output_directory(cluster.dir.path().join("smac3_output"))
+        .build()
+        .unwrap();
+    let mut smbo = SmboBuilder::hpo(scenario).persist(true).build(runner).unwrap();
+    let incumbent = smbo.optimize().unwrap().expect("an incumbent");
+    let (killed, trial_pid) = killer.join().unwrap().expect("a Dask worker was killed mid-trial");
+    eprintln!("{TEST}: killed Dask worker w{killed} while it ran trial process {trial_pid}");
+
+    let rh = smbo.runhistory();
+    assert_eq!(rh.len(), 30, "every trial is in the run history");
+    assert_eq!(rh.n_running(), 0);
+    let mut best = f64::INFINITY;
+    for (_, v) in rh.iter() {
+        assert_eq!(v.status, StatusType::Success, "the trial of the lost worker was rerun: {v:?}");
+        assert_ne!(
+            v.additional_info["pid"].as_u64(),
+            Some(trial_pid as u64),
+            "the killed trial never reported"
+        );
+        best = best.min(v.cost[0]);
+    }
+    assert_eq!(rh.cost(&incumbent), Some(best), "the incumbent is the best configuration found");
+    assert_eq!(incumbent.get_f64("x"), Some(best), "cost = x for this target");
+    let file = smbo.run_directory().unwrap().file("runhistory.json");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    assert_eq!(json["data"].as_array().unwrap().len(), 30, "all 30 trials persisted");
+
+    let runner = smbo.runner();
+    let stats = runner.stats();
+    assert_eq!((stats.submitted, stats.completed, stats.failed), (30, 30, 0), "{stats:?}");
+    assert_eq!(stats.max_workers, 2);
+    assert_eq!(stats.trials_per_worker.len(), 2, "both workers ran trials: {stats:?}");
+    assert!(eventually(Duration::from_secs(5), || runner.n_workers() == 1), "the lost worker is gone");
+    assert_eq!(runner.count_available_workers(), 1, "free slots follow the cluster");
+    drop(smbo);
+    let elapsed = started.elapsed();
+    eprintln!("{TEST}: 30 trials with a lost worker in {elapsed:.1?}");
+    assert!(elapsed < BUDGET, "took {elapsed:?}");
+}
+
+#[test]
+fn scattered_data_is_sent_once_and_failures_come_back_as_statuses() {
+    const TEST: &str = "scattered_data_is_sent_once_and_failures_come_back_as_statuses";
+    let Some(python) = python(TEST) else { return };
+    logs();
+    let started = Instant::now();
+    let mut cluster = Cluster::start(&python, 2);
+    let _watchdog = Watchdog::start(TEST, &cluster, BUDGET);
+    let address = cluster.address().unwrap();
+    let space = space();
+
+    let mut runner = DaskRunner::new(
+        single(Mode::Scattered { name: "blob".into() }),
+        DaskCluster::address(&address),
+        options(&python),
+    )
+    .unwrap();
+    assert!(!runner.cluster_info().owned_cluster);
+    assert!(eventually(Duration::from_secs(20), || runner.n_workers() == 2), "workers:\n{}", cluster.logs());
+    let blob = vec![7u8; 1 << 20];
+    runner.scatter("blob", &blob).unwrap();
+    for k in 0..12 {
+        runner.submit_trial(trial(&space, k as f64 / 12.0, k)).unwrap();
+    }
+    let results = collect(&mut runner, 12, Duration::from_secs(30));
+    for (_, v) in &results {
+        assert_eq!((v.status, v.cost[0]), (StatusType::Success, blob.len() as f64), "{v:?}");
+    }
+    let stats = runner.stats();
+    assert_eq!(stats.scatter_calls["blob"], 1, "one client.scatter for 12 trials");
+    let materialized = stats.materializations["blob"];
+    let workers_used = stats.trials_per_worker.len() as u64;
+    assert!(
+        (1..=workers_used).contains(&materialized),
+        "the blob is materialized once per Dask worker process ({materialized} times, {workers_used} workers)"
+    );
+    for k in 0..2 {
+        let dir = cluster.dir.path().join(format!("w{k}"));
+        let copies =
+            walk(&dir).iter().filter(|p| p.parent().is_some_and(|d| d.ends_with("smac-scatter"))).count();
+        assert!(copies <= 1, "worker w{k} holds {copies} copies of the blob");
+    }
+    runner.close().unwrap();
+    assert!(
+        cluster.alive("scheduler") && cluster.alive("w0") && cluster.alive("w1"),
+        "the user's cluster runs on"
+    );
+
+    // Failures, on the same cluster (a new client attaches to it).
+    let limited = DaskOptions { trial_walltime_limit: Some(1.0), ..options(&python) };
+    let capped = DaskOptions { trial_memory_limit: Some(100), ..options(&python) };
+    let missing = DaskOptions { worker_program: Some("/nonexistent/smac-worker".into()), ..options(&python) };
+    let cases = [
+        (Mode::Error, options(&python), StatusType::Crashed, "failed on purpose"),
+        (Mode::Suicide, options(&python), StatusType::Crashed, "killed by signal 9"),
+        (Mode::Sleep { ms: 20_000 }, limited, StatusType::Timeout, "walltime limit of 1 s"),
+        (Mode::Alloc { mb: 600 }, capped, StatusType::MemoryOut, "memory under its limit of 100 MB"),
+        (Mode::Quadratic, missing, StatusType::Crashed, "cannot start the smac worker entry point"),
+    ];
+    for (mode, opts, status, needle) in cases {
+        let mut r = DaskRunner::new(single(mode.clone()), DaskCluster::address(&address), opts).unwrap();
+        r.submit_trial(trial(&space, 0.5, 1)).unwrap();
+        let (_, v) = collect(&mut r, 1, Duration::from_secs(20)).pop().unwrap();
+        assert_eq!((v.status, v.cost.clone()), (status, vec![1000.0]), "{mode:?}: {v:?}");
+        assert!(v.error_message().unwrap_or("").contains(needle), "{mode:?}: {v:?}");
+    }
+    assert!(cluster.alive("w0") && cluster.alive("w1"), "failing trials do not take Dask workers down");
+
+    // No workers: `patience`, then a clear error; a worker joining later is used (the runner,
+    // which could not be scattered without workers, is scattered on first use).
+    for w in ["w0", "w1"] {
+        kill_group(cluster.pid(w) as i32);
+    }
+    let patient = DaskOptions { patience: Duration::from_secs(2), ..options(&python) };
+    let mut r = DaskRunner::new(single(Mode::Quadratic), DaskCluster::address(&address), patient).unwrap();
+    assert!(eventually(Duration::from_secs(10), || r.n_workers() == 0));
+    assert_eq!(r.count_available_workers(), 0);
+    let t0 = Instant::now();
+    let err = r.submit_trial(trial(&space, 0.5, 1)).unwrap_err();
+    assert!(matches!(err, smac_core::RunnerError::NoWorkerAvailable { .. }), "{err}");
+    assert!(t0.elapsed() >= Duration::from_secs(2), "waited the patience");
+    cluster.add_worker(&python, "w2");
+    r.wait_for_workers(1, Duration::from_secs(20)).unwrap();
+    assert_eq!(r.count_available_workers(), 1, "the joining worker's thread is a free slot");
+    r.submit_trial(trial(&space, 0.3, 1)).unwrap();
+    let (_, v) = collect(&mut r, 1, Duration::from_secs(20)).pop().unwrap();
+    assert_eq!((v.status, v.cost.clone()), (StatusType::Success, vec![0.0]), "{v:?}");
+    assert_eq!(r.stats().scatter_calls["__smac_runner__"], 1, "{:?}", r.stats());
+    let elapsed = started.elapsed();
+    eprintln!("{TEST}: done in {elapsed:.1?}");
+    assert!(elapsed < BUDGET, "took {elapsed:?}");
+}
+
+#[test]
+fn a_local_cluster_we_start_is_closed_with_the_runner() {
+    const TEST: &str = "a_local_cluster_we_start_is_closed_with_the_runner";
+    let Some(python) = python(TEST) else { return };
+    logs();
+    let space = space();
+    let mut r = DaskRunner::new(single(Mode::Quadratic), DaskCluster::local(1), options(&python)).unwrap();
+    assert!(r.cluster_info().owned_cluster);
+    r.wait_for_workers(1, Duration::from_secs(30)).unwrap();
+    let scheduler = r.cluster_info().scheduler.clone();
+    let port: u16 = scheduler.rsplit(':').next().unwrap().parse().unwrap();
+    for k in 0..3 {
+        r.submit_trial(trial(&space, 0.3, k)).unwrap();
+    }
+    let results = collect(&mut r, 3, Duration::from_secs(30));
+    assert!(
+        results.iter().all(|(_, v)| v.status == StatusType::Success && v.cost == vec![0.0]),
+        "{results:?}"
+    );
+    r.close().unwrap();
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the scheduler of the cluster we started ({scheduler}) is closed with the runner"
+    );
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn missing_python_or_distributed_is_a_clear_error() {
+    let opts = DaskOptions { python: "/nonexistent/python3".into(), ..Default::default() };
+    let err = DaskRunner::new(single(Mode::Quadratic), DaskCluster::local(1), opts).unwrap_err();
+    assert!(matches!(err, DaskError::PythonNotFound { .. }), "{err}");
+    assert!(err.to_string().contains("pip install distributed"), "{err}");
+
+    // A Python that cannot see site-packages cannot import distributed.
+    let Ok(system) = which("python3") else {
+        eprintln!("*** SKIPPED the missing-distributed half: no python3 on PATH ***");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("python-without-site");
+    std::fs::write(&fake, format!("#!/bin/sh\nexec {} -S -s \"$@\"\n", system.display())).unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let opts = DaskOptions { python: fake, ..Default::default() };
+    let err = DaskRunner::new(single(Mode::Quadratic), DaskCluster::local(1), opts).unwrap_err();
+    assert!(matches!(err, DaskError::MissingDistributed { .. }), "{err}");
+    assert!(err.to_string().contains("-m pip install distributed"), "{err}");
+}
+
+fn which(name: &str) -> Result<PathBuf, ()> {
+    let path = std::env::var_os("PATH").ok_or(())?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file()).ok_or(())
+}
