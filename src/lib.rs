@@ -14,6 +14,7 @@
 //! ```
 
 pub mod benchmarks;
+pub mod cli;
 pub mod facade;
 
 pub use facade::{

@@ -1,0 +1,206 @@
+//! Command-line arguments of `smac` (clap).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Sequential Model-based Algorithm Configuration: tune any program's parameters.
+#[derive(Debug, Parser)]
+#[command(name = "smac", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// More log output on stderr (-v: info, -vv: debug, -vvv: trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// No progress bar and no summary; errors only.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Optimize a target command over a search space (resumes a stopped run of the same scenario).
+    Optimize(Box<OptimizeArgs>),
+    /// Summarize a run directory (ours or SMAC3's): incumbent, best configurations, trial status.
+    Show(ShowArgs),
+    /// Plot a run directory: convergence (best cost vs trials and time) or per-hyperparameter scatter.
+    Plot(PlotArgs),
+    /// Start a scheduler that workers and `optimize --scheduler-file` runs join.
+    Scheduler(SchedulerArgs),
+    /// Join a scheduler as a worker that runs command targets.
+    Worker(WorkerArgs),
+}
+
+/// The optimizer presets (SMAC3's facades).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FacadeKind {
+    /// Random forest + log-EI, Sobol design: expensive, mixed or conditional spaces.
+    Hpo,
+    /// Gaussian process + EI: low-dimensional continuous problems.
+    Bb,
+    /// Random search (the default configuration first).
+    Random,
+    /// Algorithm configuration: random forest with instance features, racing over instances.
+    Ac,
+    /// Multi-fidelity: the HPO model with Hyperband over min_budget..max_budget.
+    Mf,
+    /// Hyperband: random configurations raced over min_budget..max_budget.
+    Hb,
+}
+
+impl std::fmt::Display for FacadeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = self.to_possible_value().expect("no skipped variants");
+        f.write_str(v.get_name())
+    }
+}
+
+/// `smac optimize`: every flag overrides the scenario file's value of the same name.
+#[derive(Debug, Args)]
+pub struct OptimizeArgs {
+    /// Scenario file (TOML): search space, target command, budget. Flags override its values.
+    #[arg(short, long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Search space as a ConfigSpace JSON file (instead of `[space.*]` in the scenario file).
+    #[arg(long, value_name = "FILE")]
+    pub configspace: Option<PathBuf>,
+    /// Optimizer preset.
+    #[arg(long, value_enum)]
+    pub facade: Option<FacadeKind>,
+    /// Number of trials to run in total (a resumed run counts the earlier ones).
+    #[arg(short = 'n', long)]
+    pub n_trials: Option<usize>,
+    /// Wall-clock seconds the whole optimization may take.
+    #[arg(long, value_name = "SECONDS")]
+    pub walltime_limit: Option<f64>,
+    /// CPU seconds the optimizer process may use.
+    #[arg(long, value_name = "SECONDS")]
+    pub cputime_limit: Option<f64>,
+    /// Trials evaluated in parallel (local worker processes).
+    #[arg(short = 'j', long)]
+    pub n_workers: Option<usize>,
+    /// Kill a trial after this many seconds (status TIMEOUT).
+    #[arg(long, value_name = "SECONDS")]
+    pub trial_walltime_limit: Option<f64>,
+    /// Limit a trial's memory to this many megabytes (status MEMORYOUT).
+    #[arg(long, value_name = "MB")]
+    pub trial_memory_limit: Option<u64>,
+    /// Base directory of run directories (`<output-directory>/<name>/<seed>/`).
+    #[arg(short, long, value_name = "DIR")]
+    pub output_directory: Option<PathBuf>,
+    /// Name of the run (default: a hash of the scenario).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Seed of the optimizer's random decisions.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The target gives the same cost for the same configuration whatever the seed.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub deterministic: Option<bool>,
+    /// Smallest budget of multi-fidelity runs (passed to the target as `--budget B`).
+    #[arg(long)]
+    pub min_budget: Option<f64>,
+    /// Largest budget of multi-fidelity runs.
+    #[arg(long)]
+    pub max_budget: Option<f64>,
+    /// Problem instances, comma-separated (passed to the target as `--instance I`).
+    #[arg(long, value_delimiter = ',', value_name = "I1,I2,...")]
+    pub instances: Option<Vec<String>>,
+    /// Objective names, comma-separated (the target prints one cost per objective).
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub objectives: Option<Vec<String>>,
+    /// Cost recorded for failed trials (one per objective, comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "COST")]
+    pub crash_cost: Option<Vec<f64>>,
+    /// Run the trials on the workers of an existing scheduler (`smac scheduler`) instead of
+    /// local worker processes.
+    #[arg(long, value_name = "FILE")]
+    pub scheduler_file: Option<PathBuf>,
+    /// Start over: replace a different run found in the run directory.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Print one JSON line per finished trial on stdout (and a final summary line).
+    #[arg(long)]
+    pub json: bool,
+    /// The target command and its fixed arguments (after `--`), e.g. `-- python3 train.py`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// `smac show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A run directory (`<output>/<name>/<seed>`), or a directory containing run directories.
+    pub run_dir: PathBuf,
+    /// How many of the best configurations to list.
+    #[arg(short = 'k', long, default_value_t = 5)]
+    pub top: usize,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `smac plot` draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlotKind {
+    /// Best cost so far vs trials and vs wall time.
+    Convergence,
+    /// Cost against each hyperparameter's value.
+    Scatter,
+}
+
+/// `smac plot`.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// A run directory (`<output>/<name>/<seed>`).
+    pub run_dir: PathBuf,
+    /// Output image: `.svg` or `.png`.
+    #[arg(short, long, value_name = "FILE", default_value = "convergence.svg")]
+    pub output: PathBuf,
+    /// What to draw.
+    #[arg(long, value_enum, default_value_t = PlotKind::Convergence)]
+    pub kind: PlotKind,
+    /// Also write the plotted data as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// Objective to plot, by name (default: the first).
+    #[arg(long)]
+    pub objective: Option<String>,
+    /// Logarithmic cost axis (costs must be positive).
+    #[arg(long)]
+    pub log_y: bool,
+    /// Image width in pixels.
+    #[arg(long, default_value_t = 1200)]
+    pub width: u32,
+    /// Image height in pixels.
+    #[arg(long, default_value_t = 600)]
+    pub height: u32,
+}
+
+/// `smac scheduler`.
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// Where to write the scheduler's address and token (JSON, owner-readable only).
+    #[arg(long, value_name = "FILE")]
+    pub scheduler_file: PathBuf,
+    /// Interface to listen on (0.0.0.0 for all; the default accepts local workers only).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port (0: any free port; the scheduler file tells which).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+}
+
+/// `smac worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The scheduler file written by `smac scheduler`.
+    #[arg(long, value_name = "FILE")]
+    pub scheduler_file: PathBuf,
+    /// Seconds to wait for the scheduler file and the connection.
+    #[arg(long, default_value_t = 60.0)]
+    pub timeout: f64,
+}
