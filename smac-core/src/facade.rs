@@ -177,7 +177,7 @@ impl SmboBuilder {
         self
     }
 
-    /// Replaces the intensifier (default: every configuration on all instance-seed pairs).
+    /// Replaces the intensifier (default: see [`default_intensifier`]).
     pub fn intensifier(mut self, intensifier: Box<dyn Intensifier>) -> Self {
         self.intensifier = Some(intensifier);
         self
@@ -210,8 +210,7 @@ impl SmboBuilder {
         if let Some((g, p)) = self.generator {
             selector = selector.with_generator(g, p);
         }
-        let intensifier =
-            self.intensifier.unwrap_or_else(|| Box::new(FullEvaluationIntensifier::new(&self.scenario, 1)));
+        let intensifier = self.intensifier.unwrap_or_else(|| default_intensifier(&self.scenario));
         Smbo::new(SmboParts {
             scenario: self.scenario,
             intensifier,
@@ -221,5 +220,19 @@ impl SmboBuilder {
             persist: self.persist,
             overwrite: self.overwrite,
         })
+    }
+}
+
+/// SMAC3's racing intensifier (`max_config_calls = 3`, `max_incumbents = 10`) when there is
+/// something to race — instances, or a noisy target that gets several seeds. For a deterministic
+/// target without instances every configuration has a single instance-seed pair, racing
+/// degenerates to one trial per configuration, and the [`FullEvaluationIntensifier`] does exactly
+/// that at a constant cost per trial (the racing bookkeeping grows with the trials in flight,
+/// which shows with hundreds of workers).
+pub fn default_intensifier(scenario: &Scenario) -> Box<dyn Intensifier> {
+    if scenario.deterministic && scenario.instances.is_none() {
+        Box::new(FullEvaluationIntensifier::new(scenario, 1))
+    } else {
+        Box::new(RacingIntensifier::new(scenario))
     }
 }

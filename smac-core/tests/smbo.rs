@@ -257,3 +257,19 @@ fn resumed_hpo_run_on_a_log_scaled_space_repeats_no_configuration() {
     let values: std::collections::HashSet<String> = rh.configs().iter().map(|c| c.to_string()).collect();
     assert_eq!(values.len(), rh.configs().len(), "two ids for the same values");
 }
+
+#[test]
+fn noisy_targets_are_raced_over_several_seeds_by_default() {
+    let s = Scenario::builder(space()).n_trials(40).deterministic(false).seed(3).build().unwrap();
+    let noisy = |t: &TrialInfo| -> Result<f64, String> { Ok(quad(t)? + (t.seed.unwrap() % 7) as f64 * 0.01) };
+    let mut smbo =
+        SmboBuilder::random(s).persist(false).build(TargetFunctionRunner::from_fn(noisy, vec![1e9])).unwrap();
+    let inc = smbo.optimize().unwrap().unwrap();
+    let rh = smbo.runhistory();
+    let id = rh.config_id(&inc).unwrap();
+    let seeds: std::collections::HashSet<_> = rh.trials_of(id).map(|(k, _)| k.seed).collect();
+    assert!(seeds.len() >= 2, "the incumbent was not intensified over new seeds: {seeds:?}");
+    for id in 1..=rh.configs().len() {
+        assert!(rh.n_trials_of(id) <= 3, "max_config_calls = 3 exceeded by config {id}");
+    }
+}
