@@ -13,6 +13,8 @@
 //! let incumbent = smac.optimize().unwrap();
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod benchmarks;
 pub mod cli;
 pub mod facade;

@@ -22,6 +22,8 @@
 //! * [`GaussianProcess`] (modules `gp`, `kernel`, `optim`, `linalg`) follows SMAC3's
 //!   `GaussianProcess` as configured by the BlackBox facade.
 
+#![warn(missing_docs)]
+
 mod forest;
 mod gp;
 mod kernel;

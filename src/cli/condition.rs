@@ -28,7 +28,14 @@ pub enum CmpOp {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
     /// `parent <op> value(s)`.
-    Atom { parent: String, op: CmpOp, values: Vec<String> },
+    Atom {
+        /// The hyperparameter the condition reads.
+        parent: String,
+        /// The comparison.
+        op: CmpOp,
+        /// The values compared with.
+        values: Vec<String>,
+    },
     /// All hold.
     And(Vec<Expr>),
     /// At least one holds.

@@ -9,16 +9,36 @@ use thiserror::Error;
 pub enum CliError {
     /// A file could not be read or written.
     #[error("{path}: {reason}")]
-    Io { path: PathBuf, reason: String },
+    Io {
+        /// The file at fault.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// The scenario file is malformed.
     #[error("scenario file {path}: {reason}")]
-    ScenarioFile { path: PathBuf, reason: String },
+    ScenarioFile {
+        /// The file at fault.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// The inline search space (`[space.*]`) is invalid.
     #[error("search space: hyperparameter '{name}': {reason}")]
-    Space { name: String, reason: String },
+    Space {
+        /// The hyperparameter at fault.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// An `active_if` expression could not be parsed or does not fit the space.
     #[error("search space: active_if of '{child}': {reason}")]
-    Condition { child: String, reason: String },
+    Condition {
+        /// The hyperparameter the condition activates.
+        child: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// Something required is missing, or options contradict each other.
     #[error("{0}")]
     Usage(String),
@@ -39,13 +59,23 @@ pub enum CliError {
     Smac(#[from] SmacError),
     /// A run directory is incomplete or unreadable.
     #[error("run directory {path}: {reason}")]
-    RunDirectory { path: PathBuf, reason: String },
+    RunDirectory {
+        /// The file at fault.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A scheduler or worker could not start or stopped with an error.
     #[error("cluster: {0}")]
     Cluster(String),
     /// Drawing a plot failed.
     #[error("plot {path}: {reason}")]
-    Plot { path: PathBuf, reason: String },
+    Plot {
+        /// The file at fault.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 impl CliError {
