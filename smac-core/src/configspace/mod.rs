@@ -46,6 +46,8 @@ pub struct ConfigSpace {
     compiled_forbiddens: Vec<CompiledForbidden>,
     /// Hyperparameter indices with every parent before its children.
     order: Vec<usize>,
+    /// Per hyperparameter, whether some condition reads it (changing it can (de)activate others).
+    has_children: Vec<bool>,
 }
 
 /// The serializable definition of a space (what is written; the rest is derived).
@@ -121,6 +123,7 @@ impl ConfigSpace {
         }
         self.index.insert(hp.name.clone(), self.hyperparameters.len());
         self.order.push(self.hyperparameters.len());
+        self.has_children.push(false);
         self.hyperparameters.push(hp);
         self.compiled_conditions.push(None);
         Ok(self)
@@ -225,6 +228,11 @@ impl ConfigSpace {
     /// How a surrogate should treat each vector column.
     pub fn column_types(&self) -> Vec<ColumnType> {
         self.hyperparameters.iter().map(|h| h.column_type()).collect()
+    }
+
+    /// Whether some condition reads hyperparameter `i`.
+    pub(crate) fn has_children(&self, i: usize) -> bool {
+        self.has_children[i]
     }
 
     /// Whether hyperparameter `i` has a condition.
@@ -475,6 +483,10 @@ impl ConfigSpace {
             }
         }
         self.order = order;
+        self.has_children = vec![false; n];
+        for p in parents.iter().flatten() {
+            self.has_children[*p] = true;
+        }
         Ok(())
     }
 }

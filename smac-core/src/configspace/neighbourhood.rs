@@ -33,7 +33,7 @@ impl ConfigSpace {
             for y in hp.neighbours_vector(v[i], n_numeric, stdev, rng) {
                 let mut n = v.to_vec();
                 n[i] = y;
-                if self.is_parent(i) {
+                if self.has_children(i) {
                     self.activate(&mut n, |child| {
                         child.to_vector(&child.default()).expect("defaults are legal")
                     });
@@ -45,11 +45,6 @@ impl ConfigSpace {
         }
         out.shuffle(rng);
         out
-    }
-
-    fn is_parent(&self, i: usize) -> bool {
-        let name = &self.hyperparameters()[i].name;
-        self.conditions().iter().any(|c| c.parents().contains(&name.as_str()))
     }
 }
 

@@ -15,15 +15,15 @@ use crate::runhistory::{ConfigId, RunHistory};
 use crate::scenario::Scenario;
 use crate::trial::{TrialInfo, TrialValue};
 use rand_chacha::ChaCha8Rng;
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 /// Evaluates each configuration on all instance-seed pairs; no racing.
 pub struct FullEvaluationIntensifier {
     pairs: Vec<(Option<String>, u64)>,
     budget: Option<f64>,
     queue: VecDeque<TrialInfo>,
-    complete: Vec<ConfigId>,
-    complete_set: HashSet<ConfigId>,
+    /// Fully evaluated configurations, ordered by id so that incumbent order is deterministic.
+    complete: BTreeSet<ConfigId>,
     incumbents: Vec<Configuration>,
     incumbent_ids: Vec<ConfigId>,
 }
@@ -43,8 +43,7 @@ impl FullEvaluationIntensifier {
             pairs,
             budget: scenario.max_budget,
             queue: VecDeque::new(),
-            complete: Vec::new(),
-            complete_set: HashSet::new(),
+            complete: BTreeSet::new(),
             incumbents: Vec::new(),
             incumbent_ids: Vec::new(),
         }
@@ -56,7 +55,8 @@ impl FullEvaluationIntensifier {
     }
 
     fn refresh(&mut self, runhistory: &RunHistory) {
-        self.incumbent_ids = best_of(runhistory, &self.complete);
+        let complete: Vec<ConfigId> = self.complete.iter().copied().collect();
+        self.incumbent_ids = best_of(runhistory, &complete);
         self.sync_configs(runhistory);
     }
 
@@ -116,9 +116,8 @@ impl Intensifier for FullEvaluationIntensifier {
 
     fn on_result(&mut self, runhistory: &RunHistory, trial: &TrialInfo, _value: &TrialValue) {
         let Some(id) = runhistory.config_id(&trial.config) else { return };
-        if !self.complete_set.contains(&id) && runhistory.n_trials_of(id) >= self.pairs.len() {
-            self.complete.push(id);
-            self.complete_set.insert(id);
+        if !self.complete.contains(&id) && runhistory.n_trials_of(id) >= self.pairs.len() {
+            self.complete.insert(id);
             self.admit(runhistory, id);
         } else if self.incumbent_ids.contains(&id) {
             // An incumbent's cost changed (a re-told trial): only a full rescan is exact.
@@ -137,7 +136,7 @@ impl Intensifier for FullEvaluationIntensifier {
             .collect();
         // Configurations cut short by a stop are finished first, so no evaluation is wasted.
         for id in 1..=runhistory.configs().len() {
-            if self.complete_set.contains(&id) {
+            if self.complete.contains(&id) {
                 continue;
             }
             let config = runhistory.config(id).expect("ids are dense");
