@@ -6,24 +6,14 @@
 
 use std::time::Instant;
 
-use ndarray::{s, Array1, Array2};
-use rand::{Rng, SeedableRng};
+use ndarray::s;
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use smac_surrogate::{FeatureType, GaussianProcess, GaussianProcessConfig, Surrogate};
 
-const D: usize = 6;
+mod common;
 
-fn data(n: usize, rng: &mut ChaCha8Rng) -> (Array2<f64>, Array1<f64>) {
-    let x = Array2::from_shape_fn((n, D), |_| rng.random::<f64>());
-    let y =
-        x.rows().into_iter().map(|r| (6.0 * r[0]).sin() + r[1] * r[2] + 0.5 * (r[3] - 0.3).powi(2)).collect();
-    (x, y)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
+use common::{data, median, D};
 
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3

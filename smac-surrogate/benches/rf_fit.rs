@@ -4,33 +4,13 @@
 //! min_samples_leaf 1) prints one JSON line `{"n":..,"fit_ms":..,"predict_10k_ms":..}` with the
 //! median wall time of repeated runs.
 
-use std::time::Instant;
-
-use ndarray::{Array1, Array2};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use smac_surrogate::{FeatureType, RandomForest, RandomForestConfig, Surrogate};
 
-const D: usize = 6;
+mod common;
 
-fn data(n: usize, rng: &mut ChaCha8Rng) -> (Array2<f64>, Array1<f64>) {
-    let x = Array2::from_shape_fn((n, D), |_| rng.random::<f64>());
-    let y =
-        x.rows().into_iter().map(|r| (6.0 * r[0]).sin() + r[1] * r[2] + 0.5 * (r[3] - 0.3).powi(2)).collect();
-    (x, y)
-}
-
-fn median_ms(mut f: impl FnMut(), reps: usize) -> f64 {
-    let mut times: Vec<f64> = (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[reps / 2]
-}
+use common::{data, median_ms, D};
 
 fn main() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);

@@ -2,35 +2,23 @@
 //! single-tree forest per seed (the only way to obtain per-tree predictions), with the same
 //! data and sizes as `rf_fit` (`cargo bench -p smac-surrogate --bench smartcore_baseline`).
 
-use std::time::Instant;
-
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use smartcore::ensemble::random_forest_regressor::{RandomForestRegressor, RandomForestRegressorParameters};
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
-const D: usize = 6;
+mod common;
+
+use common::{median_ms, D};
 const TREES: u64 = 10;
 
-type Forest = RandomForestRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>>;
-
+/// The shared benchmark data as smartcore's row vectors.
 fn data(n: usize, rng: &mut ChaCha8Rng) -> (Vec<Vec<f64>>, Vec<f64>) {
-    let x: Vec<Vec<f64>> = (0..n).map(|_| (0..D).map(|_| rng.random::<f64>()).collect()).collect();
-    let y = x.iter().map(|r| (6.0 * r[0]).sin() + r[1] * r[2] + 0.5 * (r[3] - 0.3).powi(2)).collect();
-    (x, y)
+    let (x, y) = common::data(n, rng);
+    (x.rows().into_iter().map(|r| r.to_vec()).collect(), y.to_vec())
 }
 
-fn median_ms(mut f: impl FnMut(), reps: usize) -> f64 {
-    let mut times: Vec<f64> = (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[reps / 2]
-}
+type Forest = RandomForestRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>>;
 
 fn main() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
