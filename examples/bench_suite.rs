@@ -224,7 +224,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     return Err(format!("unknown optimizer '{other}' (hpo, bb, random, mf, hb, ac)").into())
                 }
             }
-            .target_fn(target)?
+            .target_fn(target)
             .map(|b| {
                 if args.no_default_config && args.optimizer == "hpo" {
                     b.initial_design(InitialDesign::new(DesignKind::Sobol))

@@ -24,6 +24,11 @@ impl TargetFunction for SlowBranin {
     }
 }
 
+/// The stable name the optimizer and its worker processes know the target by.
+impl smac::runner::ShippableTarget for SlowBranin {
+    const NAME: &'static str = "example.slow-branin";
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     serve_if_worker::<SlowBranin>();
     tracing_subscriber::fmt()
@@ -42,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let start = Instant::now();
     let mut smac = HyperparameterOptimizationFacade::builder(scenario)
-        .target_processes(SlowBranin { sleep_ms: 100 })?
+        .target_processes(SlowBranin { sleep_ms: 100 })
         .overwrite(true)
         .build()?;
     let incumbent = smac.optimize()?.expect("trials finished");

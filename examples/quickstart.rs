@@ -36,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .seed(0)
         .build()?;
     let mut smac = HyperparameterOptimizationFacade::builder(scenario)
-        .target_fn(move |t: &TrialInfo| Ok::<_, String>(branin.eval_config(&t.config)))?
+        .target_fn(move |t: &TrialInfo| Ok::<_, String>(branin.eval_config(&t.config)))
         .callback(Progress { best: f64::INFINITY })
         .overwrite(true)
         .build()?;

@@ -1,80 +1,87 @@
 //! Facades: SMAC3's presets wired to a default runner.
 //!
 //! `RandomFacade::new(scenario, target)` gives a ready [`Optimizer`]; `RandomFacade::builder`
-//! lets you override components, add callbacks or bring your own [`Runner`] (a parallel runner,
-//! a cluster client). Runner choice for a target:
-//! - `scenario.n_workers == 1`: the target runs in the optimizer's thread, no runner overhead;
+//! lets you override components, add callbacks, say where trials run
+//! ([`FacadeBuilder::cluster`], a [`ClusterConfig`]) or bring your own [`Runner`]. Runner
+//! choice for a target:
+//! - a cluster (a scheduler file of ours or Dask's, a Dask address, `$SMAC_SCHEDULER_FILE`):
+//!   a serializable target ([`FacadeBuilder::target_processes`]) runs on its workers, and the
+//!   cluster is never closed by us;
+//! - otherwise `scenario.n_workers == 1`: the target runs in the optimizer's thread, no runner
+//!   overhead;
 //! - `n_workers > 1` with a closure ([`FacadeBuilder::target_fn`]): a pool of worker threads
 //!   (closures cannot travel to other processes);
-//! - `n_workers > 1` with a serializable target ([`FacadeBuilder::target_processes`]): local
-//!   worker processes started from the current executable, which must call
-//!   `smac::runner::worker::serve_if_worker::<Target>()` first thing in `main`.
+//! - `n_workers > 1` with a serializable target: local worker processes started from the
+//!   current executable, which must call `smac::runner::worker::serve_if_worker::<Target>()`
+//!   first thing in `main`.
 //!
 //! Local workers belong to the run and are shut down at its end.
 
 use smac_core::{
-    Callback, FnTarget, InitialDesign, Intensifier, Runner, Scenario, SmacError, Smbo, SmboBuilder,
-    TargetFunction, TargetFunctionRunner, TargetOutput, TrialInfo,
+    Callback, InitialDesign, Intensifier, Runner, Scenario, SmacError, Smbo, SmboBuilder, TargetFunction,
+    TargetOutput, TrialInfo,
 };
-use smac_runner::{DaskStyleParallelRunner, ParallelOptions, ShippableTarget};
+use smac_runner::{ClusterConfig, ShippableTarget};
 use std::fmt::Display;
 use std::sync::Arc;
 
 /// The optimization loop over any runner, as the facades build it.
 pub type Optimizer = Smbo<Box<dyn Runner>>;
 
-/// Builder shared by all facades: a component preset plus the runner to use.
+/// Builds the runner once the cluster settings are final.
+type MakeRunner =
+    Box<dyn FnOnce(&ClusterConfig, &Scenario) -> Result<Box<dyn Runner>, smac_core::RunnerError>>;
+
+/// Builder shared by all facades: a component preset plus where and how trials run.
 pub struct FacadeBuilder {
     inner: SmboBuilder,
-    runner: Option<Box<dyn Runner>>,
+    runner: Option<MakeRunner>,
+    cluster: ClusterConfig,
 }
 
 impl FacadeBuilder {
     fn new(inner: SmboBuilder) -> Self {
-        FacadeBuilder { inner, runner: None }
+        FacadeBuilder { inner, runner: None, cluster: ClusterConfig::default() }
     }
 
-    /// Evaluates trials with a target: in the optimizer's thread with one worker, on a pool of
-    /// `n_workers` threads otherwise.
-    pub fn target(mut self, target: impl TargetFunction + 'static) -> Result<Self, SmacError> {
-        let scenario = self.inner.scenario();
-        let single = TargetFunctionRunner::new(target, scenario.crash_cost.clone());
-        self.runner = Some(if scenario.n_workers > 1 {
-            let options = ParallelOptions::from_scenario(scenario);
-            Box::new(DaskStyleParallelRunner::in_process(Arc::new(single), scenario.n_workers, options)?)
-        } else {
-            Box::new(single)
-        });
-        Ok(self)
+    /// Evaluates trials with any target, a closure too: in the optimizer's thread with one
+    /// worker, on `n_workers` threads otherwise (a closure cannot travel to other processes).
+    pub fn target(mut self, target: impl TargetFunction + 'static) -> Self {
+        let target: Arc<dyn TargetFunction> = Arc::new(target);
+        self.runner = Some(Box::new(move |cluster, scenario| cluster.runner_in_process(target, scenario)));
+        self
     }
 
-    /// Evaluates trials of a serializable target on `n_workers` local worker processes (one
-    /// worker: in the optimizer's thread). The executable must serve workers at the top of
-    /// `main` with `smac::runner::worker::serve_if_worker::<T>()`.
-    pub fn target_processes<T: ShippableTarget>(mut self, target: T) -> Result<Self, SmacError> {
-        let scenario = self.inner.scenario();
-        let single = TargetFunctionRunner::new(target, scenario.crash_cost.clone());
-        self.runner = Some(if scenario.n_workers > 1 {
-            Box::new(DaskStyleParallelRunner::from_scenario(single, scenario)?)
-        } else {
-            Box::new(single)
-        });
-        Ok(self)
+    /// Evaluates trials of a serializable target wherever the cluster settings say: in the
+    /// optimizer's thread with one worker, on `n_workers` local worker processes, or on a
+    /// cluster ([`FacadeBuilder::cluster`]). Local worker processes are this executable, which
+    /// must serve workers at the top of `main` with `smac::runner::worker::serve_if_worker::<T>()`.
+    pub fn target_processes<T: ShippableTarget>(mut self, target: T) -> Self {
+        self.runner = Some(Box::new(move |cluster, scenario| cluster.runner(target, scenario)));
+        self
     }
 
     /// Evaluates trials with a closure `Fn(&TrialInfo) -> Result<cost(s), error>`.
-    pub fn target_fn<F, O, E>(self, f: F) -> Result<Self, SmacError>
+    pub fn target_fn<F, O, E>(self, f: F) -> Self
     where
         F: Fn(&TrialInfo) -> Result<O, E> + Send + Sync + 'static,
         O: Into<TargetOutput>,
         E: Display,
     {
-        self.target(FnTarget(f))
+        self.target(f)
     }
 
-    /// Evaluates trials with any runner (parallel, cluster client, …).
+    /// Where and how trials run: a scheduler file (ours or Dask's), a Dask address, patience,
+    /// resource claims, GPUs, retries, reproducible mode. Without it: `n_workers` local
+    /// workers, or the cluster of `$SMAC_SCHEDULER_FILE`.
+    pub fn cluster(mut self, cluster: ClusterConfig) -> Self {
+        self.cluster = cluster;
+        self
+    }
+
+    /// Evaluates trials with any runner (a parallel runner over any backend, …).
     pub fn runner(mut self, runner: impl Runner + 'static) -> Self {
-        self.runner = Some(Box::new(runner));
+        self.runner = Some(Box::new(move |_, _| Ok(Box::new(runner) as Box<dyn Runner>)));
         self
     }
 
@@ -114,13 +121,16 @@ impl FacadeBuilder {
         self
     }
 
-    /// Assembles the optimizer.
+    /// Assembles the optimizer (and starts local workers or attaches to the cluster).
     pub fn build(self) -> Result<Optimizer, SmacError> {
-        let runner = self.runner.ok_or_else(|| {
+        let make = self.runner.ok_or_else(|| {
             SmacError::Runner(smac_core::RunnerError::Other(
                 "no target or runner was given to the facade".into(),
             ))
         })?;
+        // Validate the scenario before any worker starts.
+        self.inner.scenario().validate()?;
+        let runner = make(&self.cluster, self.inner.scenario())?;
         self.inner.build(runner)
     }
 }
@@ -141,7 +151,7 @@ macro_rules! facade {
                 O: Into<TargetOutput>,
                 E: Display,
             {
-                Self::builder(scenario).target_fn(target)?.build()
+                Self::builder(scenario).target_fn(target).build()
             }
 
             /// A builder with this facade's defaults, to override components or the runner.

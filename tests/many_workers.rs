@@ -22,7 +22,6 @@ fn smbo_loop_keeps_256_workers_busy_over_2000_trials() {
             std::thread::sleep(Duration::from_millis(50));
             Ok::<_, String>(t.config.get_f64("x").unwrap() + t.config.get_f64("y").unwrap())
         })
-        .unwrap()
         .persist(false)
         .build()
         .unwrap();

@@ -30,7 +30,6 @@ fn hpo_facade_keeps_four_threads_busy_without_losing_trials() {
             a.fetch_sub(1, Ordering::SeqCst);
             Ok::<_, String>(t.config.get_f64("x").unwrap().powi(2) + t.config.get_i64("k").unwrap() as f64)
         })
-        .unwrap()
         .persist(false)
         .build()
         .unwrap();
@@ -56,7 +55,6 @@ fn failing_trials_on_worker_threads_become_crashes() {
             }
             Ok::<_, String>(1.0)
         })
-        .unwrap()
         .persist(false)
         .build()
         .unwrap();
@@ -77,21 +75,17 @@ fn failing_trials_on_worker_threads_become_crashes() {
 /// (configuration, cost) in the order the run history recorded them.
 fn parallel_run(reproducible: bool, jitter_seed: u64) -> Vec<(String, f64)> {
     use smac::runner::{DaskStyleParallelRunner, ParallelOptions};
-    use smac::TargetFunctionRunner;
     let scenario =
         Scenario::builder(space()).n_trials(30).n_workers(4).deterministic(true).seed(11).build().unwrap();
     let counter = Arc::new(AtomicUsize::new(jitter_seed as usize));
-    let target = TargetFunctionRunner::from_fn(
-        move |t: &TrialInfo| {
-            // Durations differ between the two runs, so completion order differs too.
-            let n = counter.fetch_add(7, Ordering::SeqCst);
-            std::thread::sleep(Duration::from_millis(1 + (n * 13 % 11) as u64));
-            Ok::<_, String>(t.config.get_f64("x").unwrap().powi(2) + t.config.get_i64("k").unwrap() as f64)
-        },
-        vec![1e9],
-    );
+    let target = move |t: &TrialInfo| {
+        // Durations differ between the two runs, so completion order differs too.
+        let n = counter.fetch_add(7, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(1 + (n * 13 % 11) as u64));
+        Ok::<_, String>(t.config.get_f64("x").unwrap().powi(2) + t.config.get_i64("k").unwrap() as f64)
+    };
     let options = ParallelOptions { reproducible, ..ParallelOptions::from_scenario(&scenario) };
-    let runner = DaskStyleParallelRunner::in_process(Arc::new(target), 4, options).unwrap();
+    let runner = DaskStyleParallelRunner::threads(target, 4, options).unwrap();
     let mut smac =
         HyperparameterOptimizationFacade::builder(scenario).runner(runner).persist(false).build().unwrap();
     smac.optimize().unwrap();

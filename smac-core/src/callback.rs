@@ -15,6 +15,8 @@ pub struct RunState<'a> {
     pub incumbents: &'a [Configuration],
     /// Wall-clock seconds used by this run (including earlier sessions of a restarted run).
     pub elapsed: f64,
+    /// Workers connected to the runner right now (1 for in-process runs).
+    pub n_workers: usize,
 }
 
 /// Hooks called by the SMBO loop; every method has a no-op default.

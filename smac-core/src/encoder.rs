@@ -197,7 +197,10 @@ mod tests {
         }
         rh.add(
             &TrialInfo::new(configs[3].clone(), Some(0)),
-            TrialValue::failure(StatusType::Crashed, vec![f64::INFINITY], "x", unix_now()),
+            TrialValue {
+                cost: vec![f64::INFINITY],
+                ..TrialValue::failure(StatusType::Crashed, "x", unix_now())
+            },
         );
         let enc = RunHistoryEncoder::new(&scenario, true).encode(&rh, None);
         assert_eq!(enc.x.nrows(), 4);

@@ -45,6 +45,9 @@ pub enum SmacError {
     /// The intensifier has no trial to offer (every configuration of a finite space was tried).
     #[error("no trial available: {0}")]
     NoTrialAvailable(String),
+    /// Nothing can start until running trials report (ask again after telling a result).
+    #[error("no trial can start until running trials finish ({0} running)")]
+    WaitForResults(usize),
     /// The surrogate model failed.
     #[error("surrogate model: {0}")]
     Surrogate(String),

@@ -8,9 +8,11 @@ pub use configspace::{
     Condition, ConfigSpace, ConfigSpaceError, Configuration, Forbidden, Hyperparameter, Relation, Value,
 };
 pub mod runner;
+pub mod target;
 pub mod trial;
 
-pub use runner::{FnTarget, Runner, RunnerError, TargetFunction, TargetFunctionRunner, TargetOutput};
+pub use runner::{Runner, RunnerError, SerialRunner};
+pub use target::{evaluate_trial, TargetFunction, TargetOutput};
 pub use trial::{StatusType, TrialInfo, TrialValue};
 pub mod scenario;
 pub use scenario::{Scenario, ScenarioBuilder, ScenarioError};
@@ -31,7 +33,7 @@ pub use config_selector::{ConfigGenerator, ConfigSelector};
 pub use error::SmacError;
 pub use facade::SmboBuilder;
 pub use intensifier::{
-    FullEvaluationIntensifier, Hyperband, Intensifier, RacingIntensifier, SuccessiveHalving,
+    FullEvaluationIntensifier, Hyperband, Intensifier, NextTrial, RacingIntensifier, SuccessiveHalving,
 };
 pub use run_directory::{OptimizationState, RunDirectory, TrajectoryEntry};
 pub use smbo::{Smbo, SmboParts};

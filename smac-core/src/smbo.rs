@@ -10,11 +10,12 @@ use crate::callback::{Callback, RunState};
 use crate::config_selector::ConfigSelector;
 use crate::configspace::Configuration;
 use crate::error::SmacError;
-use crate::intensifier::Intensifier;
+use crate::intensifier::{Intensifier, NextTrial};
 use crate::run_directory::{OptimizationState, RunDirectory, TrajectoryEntry};
 use crate::runhistory::RunHistory;
-use crate::runner::{check_costs, process_cpu_seconds, Runner};
+use crate::runner::Runner;
 use crate::scenario::Scenario;
+use crate::target::{check_costs, process_cpu_seconds};
 use crate::trial::{unix_now, StatusType, TrialInfo, TrialValue};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -159,10 +160,15 @@ impl<R: Runner> Smbo<R> {
     /// Asks for the next trial and marks it running.
     pub fn ask(&mut self) -> Result<TrialInfo, SmacError> {
         self.ensure_started();
-        let trial =
-            self.intensifier.next_trial(&self.runhistory, &mut self.selector, &mut self.rng)?.ok_or_else(
-                || SmacError::NoTrialAvailable("every configuration of the space has been tried".into()),
-            )?;
+        let trial = match self.intensifier.next_trial(&self.runhistory, &mut self.selector, &mut self.rng)? {
+            NextTrial::Run(t) => t,
+            NextTrial::Wait => return Err(SmacError::WaitForResults(self.runhistory.n_running())),
+            NextTrial::Exhausted => {
+                return Err(SmacError::NoTrialAvailable(
+                    "every configuration of the space has been tried".into(),
+                ))
+            }
+        };
         self.runhistory.add_running(&trial);
         self.with_callbacks(|cb, state| cb.on_ask(state, &trial));
         Ok(trial)
@@ -236,10 +242,20 @@ impl<R: Runner> Smbo<R> {
             {
                 let trial = match self.ask() {
                     Ok(t) => t,
+                    // Running trials decide what comes next (a race, a bracket): wait for one.
+                    Err(SmacError::WaitForResults(n)) if self.runner.is_running() => {
+                        debug!(running = n, "the intensifier waits for results");
+                        break;
+                    }
                     Err(SmacError::NoTrialAvailable(why)) => {
-                        warn!("{why}; stopping");
+                        warn!("{why}; stopping once the running trials finish");
                         self.stop_requested = true;
                         break;
+                    }
+                    Err(SmacError::WaitForResults(n)) => {
+                        return Err(SmacError::NoTrialAvailable(format!(
+                            "the intensifier waits for {n} trial(s) the runner does not have"
+                        )))
                     }
                     Err(e) => return Err(e),
                 };
@@ -304,17 +320,18 @@ impl<R: Runner> Smbo<R> {
         cost.iter().zip(&self.scenario.termination_cost_threshold).all(|(c, t)| c <= t)
     }
 
+    /// The one place where failed trials get the crash cost: every status other than success,
+    /// and successes whose costs are missing or not finite (then recorded as crashed).
     fn sanitize(&self, mut value: TrialValue) -> TrialValue {
         let crash = &self.scenario.crash_cost;
         if value.status == StatusType::Success {
             if let Err(reason) = check_costs(&value.cost, crash.len()) {
                 warn!("{reason}: recording the trial as crashed");
                 value.status = StatusType::Crashed;
-                value.cost = crash.clone();
                 value.additional_info.insert("error".into(), reason.into());
             }
-        } else if check_costs(&value.cost, crash.len()).is_err() || value.status != StatusType::Crashed {
-            // Failed trials carry the crash cost whatever the runner filled in.
+        }
+        if value.status != StatusType::Success {
             value.cost = crash.clone();
         }
         value
@@ -404,6 +421,7 @@ impl<R: Runner> Smbo<R> {
             runhistory: &self.runhistory,
             incumbents: self.intensifier.incumbents(),
             elapsed: self.elapsed(),
+            n_workers: self.runner.n_workers(),
         };
         for cb in &mut callbacks {
             f(cb, &state);

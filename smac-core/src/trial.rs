@@ -103,15 +103,10 @@ impl TrialValue {
         }
     }
 
-    /// A failed result (`status` other than success) with the crash cost and an error message
-    /// stored under `additional_info["error"]`.
-    pub fn failure(
-        status: StatusType,
-        crash_cost: Vec<f64>,
-        message: impl Into<String>,
-        starttime: f64,
-    ) -> Self {
-        let mut v = TrialValue::success(crash_cost, starttime);
+    /// A failed result (`status` other than success) with an error message stored under
+    /// `additional_info["error"]`; the SMBO loop gives it the scenario's crash cost when told.
+    pub fn failure(status: StatusType, message: impl Into<String>, starttime: f64) -> Self {
+        let mut v = TrialValue::success(Vec::new(), starttime);
         v.status = status;
         v.additional_info.insert("error".into(), serde_json::Value::String(message.into()));
         v

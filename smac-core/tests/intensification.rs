@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use smac_core::configspace::{ConfigSpace, Configuration, Hyperparameter};
 use smac_core::intensifier::{Hyperband, Intensifier, RacingIntensifier, Schedule, SuccessiveHalving};
 use smac_core::{
-    DesignKind, InitialDesign, RunHistory, Runner, RunnerError, Scenario, SmboBuilder, TargetFunctionRunner,
+    DesignKind, InitialDesign, RunHistory, Runner, RunnerError, Scenario, SerialRunner, SmboBuilder,
     TrialInfo, TrialValue,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -36,16 +36,8 @@ fn quad(t: &TrialInfo) -> Vec<f64> {
     vec![(x - 1.0).powi(2) + (k - 3.0).powi(2) + seed_noise + inst]
 }
 
-type InProcess = TargetFunctionRunner<
-    smac_core::FnTarget<Box<dyn Fn(&TrialInfo) -> Result<Vec<f64>, String> + Send + Sync>>,
->;
-
-fn in_process_n(f: CostFn, n_objectives: usize) -> InProcess {
-    TargetFunctionRunner::from_fn(Box::new(move |t: &TrialInfo| Ok(f(t))), vec![f64::INFINITY; n_objectives])
-}
-
-fn in_process(f: CostFn) -> InProcess {
-    in_process_n(f, 1)
+fn in_process(f: CostFn) -> SerialRunner {
+    SerialRunner::new(move |t: &TrialInfo| Ok::<_, String>(f(t)))
 }
 
 /// A simulated pool of workers that finishes a random one of its running trials whenever full.
@@ -55,6 +47,9 @@ struct ShufflePool {
     max_in_flight: usize,
     rng: ChaCha8Rng,
     f: CostFn,
+    /// Deliver random results at every collection instead of one when the pool is full.
+    trickle: bool,
+    done: Vec<(TrialInfo, TrialValue)>,
 }
 
 impl ShufflePool {
@@ -65,6 +60,8 @@ impl ShufflePool {
             max_in_flight: 0,
             rng: ChaCha8Rng::seed_from_u64(seed),
             f,
+            trickle: false,
+            done: Vec::new(),
         }
     }
 }
@@ -78,6 +75,9 @@ impl Runner for ShufflePool {
         Ok(())
     }
     fn iter_results(&mut self) -> Vec<(TrialInfo, TrialValue)> {
+        if self.trickle {
+            return std::mem::take(&mut self.done);
+        }
         if self.in_flight.len() < self.capacity {
             return Vec::new();
         }
@@ -86,11 +86,25 @@ impl Runner for ShufflePool {
         vec![(t, v)]
     }
     fn wait(&mut self, _: Option<Duration>) -> Result<(), RunnerError> {
+        if self.trickle {
+            // A few results arrive during each wait, in random order, as on a real cluster.
+            let mut k = 0;
+            while k < self.in_flight.len() {
+                if self.rng.random::<f64>() < 0.1 {
+                    let t = self.in_flight.swap_remove(k);
+                    let v = TrialValue::success((self.f)(&t), 0.0);
+                    self.done.push((t, v));
+                } else {
+                    k += 1;
+                }
+            }
+            return Ok(());
+        }
         self.capacity = self.in_flight.len().max(1);
         Ok(())
     }
     fn is_running(&self) -> bool {
-        !self.in_flight.is_empty()
+        !self.in_flight.is_empty() || !self.done.is_empty()
     }
     fn count_available_workers(&self) -> usize {
         self.capacity - self.in_flight.len()
@@ -251,7 +265,7 @@ fn pareto_front_of_a_two_objective_example() {
         .initial_design(design(configs.clone()))
         .intensifier(Box::new(RacingIntensifier::new(&s)))
         .persist(false)
-        .build(in_process_n(two_objectives, 2))
+        .build(in_process(two_objectives))
         .unwrap();
     smbo.optimize().unwrap();
     let rh = smbo.runhistory();
@@ -419,7 +433,7 @@ fn trade_off(t: &TrialInfo) -> Vec<f64> {
 fn model_based_facades_scalarize_several_objectives() {
     for preset in [SmboBuilder::hpo as fn(Scenario) -> SmboBuilder, SmboBuilder::algorithm_configuration] {
         let s = Scenario::builder(space()).objectives(["a", "b"]).n_trials(40).seed(3).build().unwrap();
-        let mut smbo = preset(s).persist(false).build(in_process_n(trade_off, 2)).unwrap();
+        let mut smbo = preset(s).persist(false).build(in_process(trade_off)).unwrap();
         smbo.optimize().unwrap();
         let rh = smbo.runhistory();
         assert_eq!(rh.len(), 40);
@@ -435,5 +449,24 @@ fn model_based_facades_scalarize_several_objectives() {
             .filter(|c| c.origin().is_some_and(|o| o.starts_with("Acquisition Function Maximizer")))
             .count();
         assert!(from_model > 0, "ParEGO-scalarized model proposed configurations");
+    }
+}
+
+#[test]
+fn racing_with_256_workers_and_a_noisy_target_never_ends_early() {
+    // A non-deterministic scenario races every challenger against the incumbent; with far more
+    // workers than configurations in the race, the intensifier often has nothing to start until
+    // results arrive. The loop must wait then, not mistake it for an exhausted space.
+    for seed in 0..3 {
+        for ac in [false, true] {
+            let mut s = instance_scenario(600, false);
+            s.seed = seed;
+            let builder = if ac { SmboBuilder::algorithm_configuration(s) } else { SmboBuilder::hpo(s) };
+            let pool = ShufflePool { trickle: true, ..ShufflePool::new(256, seed, quad) };
+            let mut smbo = builder.persist(false).build(pool).unwrap();
+            smbo.optimize().unwrap();
+            assert_eq!(smbo.runhistory().len(), 600, "seed {seed}, ac {ac}: the run ended early");
+            assert!(smbo.runner().max_in_flight > 128, "seed {seed}: most workers were kept busy");
+        }
     }
 }

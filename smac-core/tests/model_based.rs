@@ -3,9 +3,7 @@
 
 use rand::SeedableRng;
 use smac_core::configspace::{Condition, ConfigSpace, Hyperparameter};
-use smac_core::{
-    ConfigGenerator, RunHistory, Scenario, SmboBuilder, TargetFunctionRunner, TrialInfo, TrialValue,
-};
+use smac_core::{ConfigGenerator, RunHistory, Scenario, SerialRunner, SmboBuilder, TrialInfo, TrialValue};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -38,7 +36,7 @@ fn cost(t: &TrialInfo) -> Result<f64, String> {
 #[test]
 fn hpo_exhausts_a_tiny_space_without_repeats_or_invalid_configs() {
     let scenario = Scenario::builder(small_space()).n_trials(40).deterministic(true).seed(1).build().unwrap();
-    let runner = TargetFunctionRunner::from_fn(cost, vec![f64::INFINITY]);
+    let runner = SerialRunner::new(cost);
     let mut smbo = SmboBuilder::hpo(scenario).persist(false).build(runner).unwrap();
     smbo.optimize().unwrap();
     let rh = smbo.runhistory();
@@ -99,8 +97,7 @@ fn median_best(builder: fn(Scenario) -> SmboBuilder) -> f64 {
         .map(|seed| {
             let s =
                 Scenario::builder(cs.clone()).n_trials(50).deterministic(true).seed(seed).build().unwrap();
-            let mut smbo =
-                builder(s).persist(false).build(TargetFunctionRunner::from_fn(branin, vec![1e9])).unwrap();
+            let mut smbo = builder(s).persist(false).build(SerialRunner::new(branin)).unwrap();
             let inc = smbo.optimize().unwrap().unwrap();
             smbo.runhistory().cost(&inc).unwrap()
         })

@@ -2,8 +2,8 @@
 
 use smac_core::configspace::{ConfigSpace, Hyperparameter};
 use smac_core::{
-    Callback, RunHistory, RunState, Runner, RunnerError, Scenario, SmacError, SmboBuilder, StatusType,
-    TargetFunctionRunner, TrialInfo, TrialValue,
+    Callback, RunHistory, RunState, Runner, RunnerError, Scenario, SerialRunner, SmacError, SmboBuilder,
+    StatusType, TrialInfo, TrialValue,
 };
 use std::collections::VecDeque;
 use std::path::Path;
@@ -35,8 +35,8 @@ fn scenario(dir: &Path, n_trials: usize) -> Scenario {
 
 type Target = fn(&TrialInfo) -> Result<f64, String>;
 
-fn in_process() -> TargetFunctionRunner<smac_core::FnTarget<Target>> {
-    TargetFunctionRunner::from_fn(quad as Target, vec![f64::INFINITY])
+fn in_process() -> SerialRunner {
+    SerialRunner::new(quad as Target)
 }
 
 #[test]
@@ -102,16 +102,13 @@ fn non_finite_costs_and_panics_become_crashes_with_crash_cost() {
         .crash_cost(vec![1e6])
         .build()
         .unwrap();
-    let runner = TargetFunctionRunner::from_fn(
-        |t: &TrialInfo| {
-            let x = t.config.get_f64("x").unwrap();
-            if x < 0.0 {
-                panic!("negative x");
-            }
-            Ok::<_, String>(if x > 2.0 { f64::NAN } else { x })
-        },
-        vec![1e6],
-    );
+    let runner = SerialRunner::new(|t: &TrialInfo| {
+        let x = t.config.get_f64("x").unwrap();
+        if x < 0.0 {
+            panic!("negative x");
+        }
+        Ok::<_, String>(if x > 2.0 { f64::NAN } else { x })
+    });
     let mut smbo = SmboBuilder::random(s).persist(false).build(runner).unwrap();
     smbo.optimize().unwrap();
     for (k, v) in smbo.runhistory().iter() {
@@ -156,13 +153,10 @@ fn callbacks_threshold_and_walltime_stop_the_run() {
     assert!(smbo.runhistory().len() < 10_000);
 
     let s = Scenario::builder(space()).n_trials(1_000_000).walltime_limit(0.3).build().unwrap();
-    let slow = TargetFunctionRunner::from_fn(
-        |_: &TrialInfo| {
-            std::thread::sleep(Duration::from_millis(20));
-            Ok::<_, String>(1.0)
-        },
-        vec![1e9],
-    );
+    let slow = SerialRunner::new(|_: &TrialInfo| {
+        std::thread::sleep(Duration::from_millis(20));
+        Ok::<_, String>(1.0)
+    });
     let mut smbo = SmboBuilder::random(s).persist(false).build(slow).unwrap();
     smbo.optimize().unwrap();
     let n = smbo.runhistory().len();
@@ -242,12 +236,10 @@ fn resumed_hpo_run_on_a_log_scaled_space_repeats_no_configuration() {
             .build()
             .unwrap()
     };
-    let mut first =
-        SmboBuilder::hpo(scenario(12)).build(TargetFunctionRunner::from_fn(target, vec![1e9])).unwrap();
+    let mut first = SmboBuilder::hpo(scenario(12)).build(SerialRunner::new(target)).unwrap();
     first.optimize().unwrap();
     drop(first);
-    let mut second =
-        SmboBuilder::hpo(scenario(40)).build(TargetFunctionRunner::from_fn(target, vec![1e9])).unwrap();
+    let mut second = SmboBuilder::hpo(scenario(40)).build(SerialRunner::new(target)).unwrap();
     assert_eq!(second.runhistory().len(), 12);
     second.optimize().unwrap();
     let rh = second.runhistory();
@@ -262,8 +254,7 @@ fn resumed_hpo_run_on_a_log_scaled_space_repeats_no_configuration() {
 fn noisy_targets_are_raced_over_several_seeds_by_default() {
     let s = Scenario::builder(space()).n_trials(40).deterministic(false).seed(3).build().unwrap();
     let noisy = |t: &TrialInfo| -> Result<f64, String> { Ok(quad(t)? + (t.seed.unwrap() % 7) as f64 * 0.01) };
-    let mut smbo =
-        SmboBuilder::random(s).persist(false).build(TargetFunctionRunner::from_fn(noisy, vec![1e9])).unwrap();
+    let mut smbo = SmboBuilder::random(s).persist(false).build(SerialRunner::new(noisy)).unwrap();
     let inc = smbo.optimize().unwrap().unwrap();
     let rh = smbo.runhistory();
     let id = rh.config_id(&inc).unwrap();

@@ -12,10 +12,9 @@
 
 use serde::{Deserialize, Serialize};
 use smac_core::{
-    ConfigSpace, Hyperparameter, Scenario, SmboBuilder, TargetFunction, TargetFunctionRunner, TargetOutput,
-    TrialInfo,
+    ConfigSpace, Hyperparameter, Scenario, SmboBuilder, TargetFunction, TargetOutput, TrialInfo,
 };
-use smac_runner::{Client, DaskStyleParallelRunner};
+use smac_runner::{Client, DaskStyleParallelRunner, ParallelOptions, ShippableTarget};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +33,10 @@ impl TargetFunction for Branin {
     }
 }
 
+impl ShippableTarget for Branin {
+    const NAME: &'static str = "example.branin";
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Started with SMAC_WORKER_SCHEDULER_FILE, this process is a worker and never returns.
     smac_runner::worker::serve_if_worker::<Branin>();
@@ -47,9 +50,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     cs.add(Hyperparameter::float("x", -5.0, 10.0))?;
     cs.add(Hyperparameter::float("y", 0.0, 15.0))?;
     let scenario = Scenario::builder(Arc::new(cs)).n_trials(40).deterministic(true).build()?;
-    let single = TargetFunctionRunner::new(Branin, scenario.crash_cost.clone());
     // Patience: how long a submit waits when no worker is there at all (e.g. all restarting).
-    let runner = DaskStyleParallelRunner::new(single, Duration::from_secs(60), Some(client))?;
+    let runner = DaskStyleParallelRunner::attach(
+        Branin,
+        client,
+        ParallelOptions::with_patience(Duration::from_secs(60)),
+    )?;
     let mut smbo = SmboBuilder::random(scenario).persist(false).build(runner)?;
     let best = smbo.optimize()?;
     println!("best: {best:?} after {} trials", smbo.runhistory().len());

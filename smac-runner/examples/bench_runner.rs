@@ -10,10 +10,9 @@
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use smac_core::{
-    ConfigSpace, Hyperparameter, Runner, Scenario, SmboBuilder, TargetFunction, TargetFunctionRunner,
-    TargetOutput, TrialInfo,
+    ConfigSpace, Hyperparameter, Runner, Scenario, SmboBuilder, TargetFunction, TargetOutput, TrialInfo,
 };
-use smac_runner::{DaskStyleParallelRunner, LocalCluster};
+use smac_runner::{DaskStyleParallelRunner, LocalCluster, ParallelOptions, ShippableTarget};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,6 +26,10 @@ impl TargetFunction for Trivial {
     }
 }
 
+impl ShippableTarget for Trivial {
+    const NAME: &'static str = "bench.trivial";
+}
+
 /// A trial that takes half a second, as in the efficiency benchmark.
 #[derive(Serialize, Deserialize)]
 struct Sleepy;
@@ -37,6 +40,10 @@ impl TargetFunction for Sleepy {
         let x = t.config.get_f64("x").unwrap_or(0.0);
         Ok(((x - 0.3).powi(2) + t.config.get_i64("n").unwrap_or(0) as f64 / 100.0).into())
     }
+}
+
+impl ShippableTarget for Sleepy {
+    const NAME: &'static str = "bench.sleepy";
 }
 
 /// Ideal / actual wall time of an HPO-facade run of `n_trials` half-second trials on
@@ -53,8 +60,7 @@ fn efficiency(
         .deterministic(true)
         .seed(0)
         .build()?;
-    let single = TargetFunctionRunner::new(Sleepy, vec![f64::INFINITY]);
-    let runner = DaskStyleParallelRunner::from_scenario(single, &scenario)?;
+    let runner = DaskStyleParallelRunner::from_scenario(Sleepy, &scenario)?;
     let mut smbo = SmboBuilder::hpo(scenario).persist(false).build(runner)?;
     smbo.optimize()?;
     assert_eq!(smbo.runhistory().len(), n_trials, "every trial finished");
@@ -67,7 +73,7 @@ const ROUNDTRIPS: usize = 2_000;
 const THROUGHPUT_TRIALS: usize = 20_000;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    smac_runner::worker::Worker::new().serve_target::<Trivial>().serve_target::<Sleepy>().run_if_worker();
+    smac_runner::worker::Worker::new().serve::<Trivial>().serve::<Sleepy>().run_if_worker();
 
     let mut cs = ConfigSpace::new("bench");
     cs.add(Hyperparameter::float("x", 0.0, 1.0))?;
@@ -79,8 +85,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let trial = |k: usize| TrialInfo::new(configs[k % configs.len()].clone(), Some(k as u64));
 
     let cluster = LocalCluster::processes(2)?;
-    let single = TargetFunctionRunner::new(Trivial, vec![f64::INFINITY]);
-    let mut runner = DaskStyleParallelRunner::new(single, Duration::from_secs(5), Some(cluster.client()))?;
+    let mut runner = DaskStyleParallelRunner::attach(
+        Trivial,
+        cluster.client(),
+        ParallelOptions::with_patience(Duration::from_secs(5)),
+    )?;
 
     // Warm up: connections, runner and space transfers, allocator, CPU frequency.
     for k in 0..500 {

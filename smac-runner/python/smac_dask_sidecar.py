@@ -193,6 +193,7 @@ class Sidecar:
         self.stopping = threading.Event()
         self.closing = False
         self.timeout = 30.0
+        self.claims = {}
 
     # -- connection ---------------------------------------------------------------------------
     def connect(self, msg):
@@ -201,6 +202,7 @@ class Sidecar:
         from distributed import Client, LocalCluster
 
         timeout = self.timeout = float(msg.get("timeout_s") or 30)
+        self.claims = {k: float(v) for k, v in (msg.get("claims") or {}).items() if float(v) > 0}
         kw = dict(timeout=timeout, set_as_default=False, name=f"smac-rs-{self.session}")
         if msg.get("scheduler_file"):
             path = msg["scheduler_file"]
@@ -223,7 +225,7 @@ class Sidecar:
                 dashboard_address=None,
             )
             self.client = Client(self.cluster, **kw)
-        nthreads = self.client.nthreads()
+        workers, threads = self.capacity()
         info = self.client.scheduler_info()
         dashboard = None
         try:
@@ -238,16 +240,35 @@ class Sidecar:
             "dashboard": dashboard,
             "distributed": distributed.__version__,
             "owned_cluster": self.cluster is not None,
-            "workers": len(nthreads),
-            "threads": sum(nthreads.values()),
+            "workers": workers,
+            "threads": threads,
         }
 
+    def capacity(self):
+        """(workers, threads able to run a trial): with resource claims, a worker's threads are
+        capped by how many trials its resources can hold at once, as Dask schedules them."""
+        if not self.claims:
+            nthreads = self.client.nthreads()
+            return len(nthreads), sum(nthreads.values())
+        try:
+            info = self.client.scheduler_info(n_workers=-1)
+        except TypeError:  # distributed before n_workers= listed every worker anyway
+            info = self.client.scheduler_info()
+        workers = info.get("workers", {})
+        slots = 0
+        for w in workers.values():
+            t = int(w.get("nthreads", 1))
+            have = w.get("resources") or {}
+            for name, need in self.claims.items():
+                t = min(t, int(float(have.get(name, 0)) // need))
+            slots += max(t, 0)
+        return len(workers), slots
+
     def watch(self, interval, last):
-        """Reports the cluster's workers and threads whenever they change."""
+        """Reports the cluster's workers and usable threads whenever they change."""
         while not self.stopping.wait(interval):
             try:
-                nthreads = self.client.nthreads()
-                now = (len(nthreads), sum(nthreads.values()), None)
+                now = self.capacity() + (None,)
             except Exception as e:  # scheduler unreachable: no worker is usable meanwhile
                 now = (0, 0, f"{type(e).__name__}: {e}")
             if now != last:
@@ -316,6 +337,7 @@ class Sidecar:
                     key=f"smac-trial-{self.session}-{seq}-{attempt}",
                     pure=False,
                     retries=int(p.msg.get("retries", 1)),
+                    resources=p.msg.get("resources") or None,
                 )
             except Exception as e:
                 del self.pending[seq]

@@ -12,7 +12,7 @@
 //! channels, which keeps the synchronous `Runner` methods at a few microseconds.
 
 use crate::connection::{accept_loop, ConnContext};
-use crate::executor::RunnerSpec;
+use crate::core::TargetSpec;
 use crate::protocol::{Token, PROTOCOL_VERSION};
 use crate::remote::{ConnectError, CONNECT_TIMEOUT};
 use crate::scheduler::{self, Msg, Notice, NoticeSink, SchedulerConfig, Shared, TrialEnv};
@@ -166,10 +166,10 @@ impl Client {
         self.inner.shared.closed.load(Ordering::Acquire) || self.inner.tx.is_closed()
     }
 
-    /// Sends a named blob once to every worker, including workers that join later; targets
-    /// read it with [`crate::worker::scattered`]. Scattering a name again replaces the blob.
-    pub fn scatter(&self, name: impl Into<String>, data: impl Into<Arc<[u8]>>) -> Result<(), RunnerError> {
-        self.send(Msg::Scatter { name: name.into(), data: data.into() })
+    /// Stores a named blob of runner `runner_id` for the workers that run its trials (sent to
+    /// each once); it is freed when the runner detaches.
+    pub(crate) fn scatter(&self, runner_id: u64, name: &str, data: Arc<[u8]>) -> Result<(), RunnerError> {
+        self.send(Msg::Scatter { runner_id, name: name.to_string(), data })
     }
 
     /// Blocks until at least `n` workers are connected, or fails after `timeout`.
@@ -209,7 +209,7 @@ impl Client {
     }
 
     /// Registers a runner; results and worker-count changes arrive on the attachment.
-    pub(crate) fn attach(&self, spec: RunnerSpec, patience: Duration) -> Result<Attachment, RunnerError> {
+    pub(crate) fn attach(&self, spec: TargetSpec, patience: Duration) -> Result<Attachment, RunnerError> {
         let (ntx, nrx) = std::sync::mpsc::channel();
         // An impossible count, so the scheduler's first answer always differs and is notified.
         let slots = Arc::new(AtomicUsize::new(usize::MAX));

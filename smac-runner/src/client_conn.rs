@@ -10,7 +10,7 @@
 //! silent its runners are detached (their queued trials dropped); the cluster stays up.
 
 use crate::connection::ConnContext;
-use crate::executor::RunnerSpec;
+use crate::core::TargetSpec;
 use crate::protocol::{decode_message, encode_frame, FrameDecoder, FromClient, ToClient};
 use crate::scheduler::{Msg, NoticeSink};
 use crate::stats::{bump, SchedulerStats};
@@ -39,7 +39,7 @@ struct ClientConn {
     peer: SocketAddr,
     out: mpsc::UnboundedSender<ToClient>,
     /// Client runner id → (scheduler runner id, crash cost).
-    runners: HashMap<u64, (u64, Vec<f64>)>,
+    runners: HashMap<u64, u64>,
     spaces: HashMap<u32, Arc<ConfigSpace>>,
     last_status: Option<(usize, SchedulerStats)>,
 }
@@ -101,7 +101,7 @@ pub(crate) async fn serve(
         }
     };
     tracing::info!(%peer, runners = conn.runners.len(), "client left: {reason}");
-    for (global, _) in conn.runners.into_values() {
+    for global in conn.runners.into_values() {
         let _ = conn.ctx.tx.send(Msg::Detach { runner_id: global });
     }
     Ok(())
@@ -123,29 +123,28 @@ impl ClientConn {
 
     fn handle(&mut self, msg: FromClient) -> Result<(), String> {
         match msg {
-            FromClient::Attach { runner_id, tag, payload, crash_cost, limits, resources, patience_ms } => {
+            FromClient::Attach { runner_id, tag, payload, limits, resources, patience_ms } => {
                 let global = self.ctx.shared.next_runner_id.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(peer = %self.peer, runner_id, global, %tag, "remote runner");
                 let slots = Arc::new(AtomicUsize::new(usize::MAX));
-                let spec = RunnerSpec {
+                let spec = TargetSpec {
                     id: global,
                     tag: Some(tag),
                     payload: Some(payload.0),
                     decoder: None,
                     local: None,
-                    crash_cost: crash_cost.clone(),
                     limits,
                     resources,
                 };
                 let notices = NoticeSink::Remote { runner_id, slots: slots.clone(), tx: self.out.clone() };
-                if let Some((old, _)) = self.runners.insert(runner_id, (global, crash_cost)) {
+                if let Some(old) = self.runners.insert(runner_id, global) {
                     self.to_scheduler(Msg::Detach { runner_id: old })?;
                 }
                 let patience = Duration::from_millis(patience_ms);
                 self.to_scheduler(Msg::Attach { spec: Arc::new(spec), notices, slots, patience })
             }
             FromClient::Detach { runner_id } => match self.runners.remove(&runner_id) {
-                Some((global, _)) => self.to_scheduler(Msg::Detach { runner_id: global }),
+                Some(global) => self.to_scheduler(Msg::Detach { runner_id: global }),
                 None => Ok(()),
             },
             FromClient::Space { space_id, space } => {
@@ -153,35 +152,32 @@ impl ClientConn {
                 Ok(())
             }
             FromClient::Submit { runner_id, seq, trial, env } => {
-                let Some((global, crash_cost)) = self.runners.get(&runner_id) else {
-                    return self.fail(
-                        runner_id,
-                        seq,
-                        Vec::new(),
-                        format!("runner {runner_id} is not attached"),
-                    );
+                let Some(&global) = self.runners.get(&runner_id) else {
+                    return self.fail(runner_id, seq, format!("runner {runner_id} is not attached"));
                 };
-                let (global, crash_cost) = (*global, crash_cost.clone());
                 let Some(space) = self.spaces.get(&trial.space_id) else {
                     let msg = format!("space {} was never sent", trial.space_id);
-                    return self.fail(runner_id, seq, crash_cost, msg);
+                    return self.fail(runner_id, seq, msg);
                 };
                 match trial.into_trial(space) {
                     Ok(trial) => {
                         self.to_scheduler(Msg::Submit { runner_id: global, seq, trial, env: env.into() })
                     }
-                    Err(e) => self.fail(runner_id, seq, crash_cost, format!("invalid trial: {e}")),
+                    Err(e) => self.fail(runner_id, seq, format!("invalid trial: {e}")),
                 }
             }
-            FromClient::Scatter { name, data } => self.to_scheduler(Msg::Scatter { name, data: data.0 }),
+            FromClient::Scatter { runner_id, name, data } => match self.runners.get(&runner_id) {
+                Some(&global) => self.to_scheduler(Msg::Scatter { runner_id: global, name, data: data.0 }),
+                None => Err(format!("scatter for runner {runner_id}, which is not attached")),
+            },
             FromClient::Heartbeat => Ok(()),
         }
     }
 
     /// Answers a trial the scheduler cannot queue with a crashed value.
-    fn fail(&self, runner_id: u64, seq: u64, cost: Vec<f64>, message: String) -> Result<(), String> {
+    fn fail(&self, runner_id: u64, seq: u64, message: String) -> Result<(), String> {
         tracing::warn!(peer = %self.peer, runner_id, seq, "rejected a client's trial: {message}");
-        let value = TrialValue::failure(StatusType::Crashed, cost, message, smac_core::trial::unix_now());
+        let value = TrialValue::failure(StatusType::Crashed, message, smac_core::trial::unix_now());
         let _ = self.out.send(ToClient::Result { runner_id, seq, value });
         Ok(())
     }

@@ -258,7 +258,9 @@ fn encode(
             return true;
         }
         Outgoing::DropRunner(runner_id) => (ToWorker::DropRunner { runner_id }, None),
-        Outgoing::Scatter(name, data) => (ToWorker::Scatter { name, data: Blob(data) }, None),
+        Outgoing::Scatter { runner_id, name, data } => {
+            (ToWorker::Scatter { runner_id, name, data: Blob(data) }, None)
+        }
         Outgoing::SetRunner(spec) => (
             ToWorker::SetRunner {
                 runner_id: spec.id,
@@ -287,7 +289,6 @@ fn encode(
             // Answer for the worker so the trial is reported instead of waiting forever.
             let value = TrialValue::failure(
                 StatusType::Crashed,
-                Vec::new(),
                 format!("the trial could not be sent to a worker: {e}"),
                 smac_core::trial::unix_now(),
             );

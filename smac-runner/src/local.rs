@@ -11,12 +11,12 @@
 
 use crate::client::{Client, SchedulerThread};
 use crate::resources::Resources;
-use crate::scatter::{install_thread_store, ScatterStore};
+use crate::scatter::{install_thread_store, with_runner, ScatterStore};
 use crate::scheduler::{Hello, Link, Msg, Outgoing, SchedulerConfig};
 use crate::worker::{
-    is_worker_process, run_guarded, ENV_ADDRESS, ENV_NWORKERS, ENV_RESOURCES, ENV_SCHEDULER_FILE, ENV_TOKEN,
+    is_worker_process, ENV_ADDRESS, ENV_NWORKERS, ENV_RESOURCES, ENV_SCHEDULER_FILE, ENV_TOKEN,
 };
-use smac_core::{RunnerError, Scenario, StatusType, TrialValue};
+use smac_core::{evaluate_trial, RunnerError, Scenario, StatusType, TrialValue};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -396,7 +396,7 @@ fn spawn_thread_worker(
         let mut runners = HashMap::new();
         while let Ok(msg) = rx.recv() {
             match msg {
-                Outgoing::SetRunner(spec) => match spec.local_executor() {
+                Outgoing::SetRunner(spec) => match spec.local_target() {
                     Ok(r) => {
                         runners.insert(spec.id, r);
                     }
@@ -408,15 +408,15 @@ fn spawn_thread_worker(
                 },
                 Outgoing::DropRunner(id) => {
                     runners.remove(&id);
+                    store.drop_runner(id);
                 }
-                Outgoing::Scatter(name, data) => store.insert(name, data),
+                Outgoing::Scatter { runner_id, name, data } => store.insert(runner_id, name, data),
                 // Threads share the process environment: per-trial variables cannot apply.
                 Outgoing::Run { key, runner_id, trial, env: _ } => {
                     let value = match runners.get(&runner_id) {
-                        Some(r) => run_guarded(r.as_ref(), &trial),
+                        Some(target) => with_runner(runner_id, || evaluate_trial(&**target, &trial)),
                         None => TrialValue::failure(
                             StatusType::Crashed,
-                            Vec::new(),
                             "runner unknown to this worker",
                             smac_core::trial::unix_now(),
                         ),

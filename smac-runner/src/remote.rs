@@ -17,9 +17,9 @@ use crate::protocol::{
     Token, WireTrial, DEFAULT_MAX_FRAME,
 };
 use crate::scheduler::{Msg, Notice, NoticeSink, Shared};
-use smac_core::{RunnerError, StatusType, TrialInfo, TrialValue};
+use smac_core::{RunnerError, StatusType, TrialValue};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -147,21 +147,27 @@ async fn handshake(
 struct RemoteRunner {
     notices: NoticeSink,
     slots: Arc<AtomicUsize>,
-    crash_cost: Vec<f64>,
 }
 
 /// What both halves of the proxy share (one thread: a `RefCell`, never held across awaits).
 #[derive(Default)]
 struct State {
     runners: HashMap<u64, RemoteRunner>,
-    in_flight: HashMap<(u64, u64), TrialInfo>,
+    in_flight: HashSet<(u64, u64)>,
 }
 
 impl State {
-    fn deliver(&mut self, runner_id: u64, seq: u64, value: TrialValue) {
-        let Some(trial) = self.in_flight.remove(&(runner_id, seq)) else { return };
+    /// Passes a trial's outcome to its runner, once.
+    fn notify(&mut self, runner_id: u64, notice: Notice) {
+        let seq = match &notice {
+            Notice::Done { seq, .. } | Notice::Lost { seq, .. } => *seq,
+            Notice::Workers => return,
+        };
+        if !self.in_flight.remove(&(runner_id, seq)) {
+            return;
+        }
         if let Some(r) = self.runners.get(&runner_id) {
-            r.notices.send(Notice::Done { seq, trial, value });
+            r.notices.send(notice);
         }
     }
 
@@ -178,17 +184,17 @@ impl State {
                     r.notices.send(Notice::Workers);
                 }
             }
-            ToClient::Result { runner_id, seq, value } => self.deliver(runner_id, seq, value),
+            ToClient::Result { runner_id, seq, value } => self.notify(runner_id, Notice::Done { seq, value }),
+            ToClient::Lost { runner_id, seq, reason } => self.notify(runner_id, Notice::Lost { seq, reason }),
         }
     }
 
-    /// Reports every trial in flight as crashed and tells the runners no worker is left.
+    /// Reports every trial in flight as lost (not the target's failure) and tells the runners
+    /// no worker is left.
     fn fail_all(&mut self, why: &str) {
-        let now = smac_core::trial::unix_now();
-        let keys: Vec<(u64, u64)> = self.in_flight.keys().copied().collect();
+        let keys: Vec<(u64, u64)> = self.in_flight.iter().copied().collect();
         for (runner_id, seq) in keys {
-            let cost = self.runners.get(&runner_id).map(|r| r.crash_cost.clone()).unwrap_or_default();
-            self.deliver(runner_id, seq, TrialValue::failure(StatusType::Crashed, cost, why, now));
+            self.notify(runner_id, Notice::Lost { seq, reason: why.to_string() });
         }
         for r in self.runners.values() {
             r.slots.store(0, Ordering::Release);
@@ -266,9 +272,9 @@ fn encode(m: Msg, buf: &mut Vec<u8>, spaces: &mut SpaceCache, state: &mut State)
     let max = DEFAULT_MAX_FRAME;
     let msg = match m {
         Msg::Attach { spec, notices, slots, patience } => {
-            let runner = RemoteRunner { notices, slots, crash_cost: spec.crash_cost.clone() };
+            let runner = RemoteRunner { notices, slots };
             let (Some(tag), Some(payload)) = (spec.tag.clone(), spec.payload.clone()) else {
-                tracing::error!("an in-process runner cannot run on a remote cluster");
+                tracing::error!("an in-process target (a closure) cannot run on a remote cluster");
                 runner.slots.store(0, Ordering::Release);
                 runner.notices.send(Notice::Workers);
                 return;
@@ -278,7 +284,6 @@ fn encode(m: Msg, buf: &mut Vec<u8>, spaces: &mut SpaceCache, state: &mut State)
                 runner_id: spec.id,
                 tag,
                 payload: Blob(payload),
-                crash_cost: spec.crash_cost.clone(),
                 limits: spec.limits,
                 resources: spec.resources.clone(),
                 patience_ms: patience.as_millis() as u64,
@@ -286,7 +291,7 @@ fn encode(m: Msg, buf: &mut Vec<u8>, spaces: &mut SpaceCache, state: &mut State)
         }
         Msg::Detach { runner_id } => {
             state.runners.remove(&runner_id);
-            state.in_flight.retain(|(r, _), _| *r != runner_id);
+            state.in_flight.retain(|(r, _)| *r != runner_id);
             FromClient::Detach { runner_id }
         }
         Msg::Submit { runner_id, seq, trial, env } => {
@@ -303,16 +308,15 @@ fn encode(m: Msg, buf: &mut Vec<u8>, spaces: &mut SpaceCache, state: &mut State)
                 trial: WireTrial::from_trial(&trial, space_id),
                 env: env.to_vec(),
             };
-            state.in_flight.insert((runner_id, seq), trial);
+            state.in_flight.insert((runner_id, seq));
             if let Err(e) = encode_frame(&wire, max, buf) {
-                let cost = state.runners.get(&runner_id).map(|r| r.crash_cost.clone()).unwrap_or_default();
                 let msg = format!("the trial could not be sent to the scheduler: {e}");
-                let value = TrialValue::failure(StatusType::Crashed, cost, msg, smac_core::trial::unix_now());
-                state.deliver(runner_id, seq, value);
+                let value = TrialValue::failure(StatusType::Crashed, msg, smac_core::trial::unix_now());
+                state.notify(runner_id, Notice::Done { seq, value });
             }
             return;
         }
-        Msg::Scatter { name, data } => FromClient::Scatter { name, data: Blob(data) },
+        Msg::Scatter { runner_id, name, data } => FromClient::Scatter { runner_id, name, data: Blob(data) },
         Msg::Shutdown | Msg::Joined { .. } | Msg::FromWorker { .. } | Msg::Gone { .. } => {
             tracing::debug!("a remote client ignores cluster-management messages");
             return;

@@ -4,9 +4,8 @@
 //! watchdog reports it (`Timeout` / `MemoryOut`) on the worker's connection and ends the whole
 //! worker process; a local cluster then starts a replacement. Memory is the growth of the
 //! worker's resident set during the trial, polled every few milliseconds: best effort, unlike
-//! the hard `RLIMIT_AS` that [`crate::CommandRunner`] puts on its child processes.
+//! the hard `RLIMIT_AS` that [`crate::CommandTarget`] puts on its child processes.
 
-use crate::executor::TrialExecutor;
 use crate::protocol::{ToScheduler, TrialLimits};
 use crate::worker::{send, EXIT_TRIAL_LIMIT};
 use smac_core::{StatusType, TrialValue};
@@ -37,7 +36,6 @@ struct Watch {
     limits: TrialLimits,
     deadline: Option<Instant>,
     baseline_rss: u64,
-    crash_cost: Vec<f64>,
     start_unix: f64,
 }
 
@@ -58,13 +56,7 @@ impl Watchdog {
 
     /// Runs `f` under `limits`; `None` when the watchdog already reported the trial and is
     /// ending the process.
-    pub fn run(
-        &self,
-        key: u64,
-        runner: &dyn TrialExecutor,
-        limits: TrialLimits,
-        f: impl FnOnce() -> TrialValue,
-    ) -> Option<TrialValue> {
+    pub fn run(&self, key: u64, limits: TrialLimits, f: impl FnOnce() -> TrialValue) -> Option<TrialValue> {
         if limits.walltime_s.is_none() && limits.memory_mb.is_none() {
             return Some(f());
         }
@@ -73,7 +65,6 @@ impl Watchdog {
             limits,
             deadline: limits.walltime_s.map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0))),
             baseline_rss: resident_bytes(),
-            crash_cost: runner.crash_cost(),
             start_unix: smac_core::trial::unix_now(),
         });
         self.inner.wake.notify_one();
@@ -143,7 +134,7 @@ impl Inner {
         let w = state.take().expect("a watched trial");
         drop(state);
         tracing::warn!(key = w.key, "{message}; ending this worker");
-        let value = TrialValue::failure(status, w.crash_cost, message, w.start_unix);
+        let value = TrialValue::failure(status, message, w.start_unix);
         if let Err(e) = send(&self.out, &ToScheduler::Result { key: w.key, value }, self.max_frame) {
             tracing::error!("could not report the trial that hit its limit: {e}");
         }

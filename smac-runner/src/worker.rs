@@ -20,26 +20,26 @@
 //! scheduler accepts it as a new worker. Local workers exit instead: they must not outlive
 //! their cluster. A scheduler that shuts down cleanly ends all its workers.
 
-use crate::command::CommandRunner;
-use crate::executor::{decoder, runner_tag, RunnerDecoder, ShippableRunner, ShippableTarget, TrialExecutor};
+use crate::command::CommandTarget;
+use crate::core::{decoder, ShippableTarget, TargetDecoder};
 use crate::protocol::{
     decode_message, encode_frame, handshake_frame, FrameDecoder, FrameError, ToScheduler, ToWorker,
     TrialLimits, DEFAULT_MAX_FRAME,
 };
-use crate::scatter::process_store;
-pub use crate::scatter::{scatter_receipts, scattered, set_scattered};
+use crate::scatter::{process_store, with_runner};
+pub use crate::scatter::{scatter_receipts, scattered, scattered_bytes, set_scattered};
 use crate::watchdog::Watchdog;
 pub use crate::worker_config::{
     host_name, is_worker_process, SchedulerFile, WorkerConfig, WorkerError, DEFAULT_RECONNECT, ENV_ADDRESS,
     ENV_NWORKERS, ENV_RESOURCES, ENV_SCHEDULER_FILE, ENV_TOKEN, EXIT_CONFIG, EXIT_NO_SCHEDULER,
     WORKER_ENV_VARS,
 };
-use smac_core::{ConfigSpace, StatusType, TargetFunctionRunner, TrialValue};
+use smac_core::{evaluate_trial, ConfigSpace, StatusType, TargetFunction, TrialValue};
+use std::any::TypeId;
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -50,16 +50,16 @@ const SCHEDULER_SILENCE: Duration = Duration::from_secs(60);
 pub const EXIT_TRIAL_LIMIT: i32 = 86;
 
 /// Serves trials when this process was started as a worker, then exits; returns at once
-/// otherwise. Call it first thing in `main` of a binary that runs `TargetFunctionRunner<T>`
+/// otherwise. Call it first thing in `main` of a binary whose runs ship targets of type `T`
 /// (command targets are served too).
 pub fn serve_if_worker<T: ShippableTarget>() {
-    Worker::new().serve_target::<T>().run_if_worker()
+    Worker::new().serve::<T>().run_if_worker()
 }
 
-/// A worker that can decode a set of runner types.
+/// A worker that can decode a set of target types.
 #[derive(Clone, Default)]
 pub struct Worker {
-    decoders: Vec<(String, RunnerDecoder)>,
+    decoders: Vec<(String, TypeId, TargetDecoder)>,
 }
 
 /// How a connection to the scheduler ended without an error.
@@ -92,23 +92,20 @@ fn lock(out: &Mutex<TcpStream>) -> std::sync::MutexGuard<'_, TcpStream> {
 }
 
 impl Worker {
-    /// A worker serving [`CommandRunner`] (every worker can run command targets).
+    /// A worker serving [`CommandTarget`] (every worker can run command targets).
     pub fn new() -> Self {
-        Worker::default().serve::<CommandRunner>()
+        Worker::default().serve::<CommandTarget>()
     }
 
-    /// Adds a runner type this worker can run.
-    pub fn serve<R: ShippableRunner>(mut self) -> Self {
-        let tag = runner_tag::<R>();
-        if !self.decoders.iter().any(|(t, _)| *t == tag) {
-            self.decoders.push((tag, decoder::<R>()));
+    /// Adds a target type this worker can run, known by its declared name.
+    pub fn serve<T: ShippableTarget>(mut self) -> Self {
+        if let Some((_, existing, _)) = self.decoders.iter().find(|(t, _, _)| t == T::NAME) {
+            // Two types with one name would make workers run the wrong target.
+            assert!(*existing == TypeId::of::<T>(), "two target types declare the name '{}'", T::NAME);
+            return self;
         }
+        self.decoders.push((T::NAME.to_string(), TypeId::of::<T>(), decoder::<T>()));
         self
-    }
-
-    /// Adds `TargetFunctionRunner<T>` to the runner types this worker can run.
-    pub fn serve_target<T: ShippableTarget>(self) -> Self {
-        self.serve::<TargetFunctionRunner<T>>()
     }
 
     /// Serves and exits the process when launched as a worker; returns otherwise.
@@ -213,7 +210,7 @@ impl Worker {
         let ToWorker::Welcome { worker_id, heartbeat_interval_ms, heartbeat_timeout_ms } = welcome else {
             return Err(WorkerError::Protocol(FrameError::Malformed("expected a welcome".into())));
         };
-        let tags = self.decoders.iter().map(|(t, _)| t.clone()).collect();
+        let tags = self.decoders.iter().map(|(t, _, _)| t.clone()).collect();
         let hello = ToScheduler::Hello {
             tags,
             pid: std::process::id(),
@@ -238,7 +235,7 @@ impl Worker {
     fn serve_loop(&self, session: &mut Session) -> Result<Ended, WorkerError> {
         let Session { conn, out, watchdog, max_frame, silence, .. } = session;
         let max_frame = *max_frame;
-        let mut runners: HashMap<u64, (Arc<dyn TrialExecutor>, TrialLimits)> = HashMap::new();
+        let mut runners: HashMap<u64, (Arc<dyn TargetFunction>, TrialLimits)> = HashMap::new();
         let mut spaces: HashMap<u32, Arc<ConfigSpace>> = HashMap::new();
         loop {
             let msg = match conn.read() {
@@ -255,9 +252,9 @@ impl Worker {
                 ToWorker::Heartbeat | ToWorker::Welcome { .. } => {}
                 ToWorker::Shutdown => return Ok(Ended::Shutdown),
                 ToWorker::SetRunner { runner_id, tag, payload, limits } => {
-                    let decoded = match self.decoders.iter().find(|(t, _)| *t == tag) {
-                        Some((_, decode)) => decode(&payload.0),
-                        None => Err(format!("this worker cannot run runners of type {tag}")),
+                    let decoded = match self.decoders.iter().find(|(t, _, _)| *t == tag) {
+                        Some((_, _, decode)) => decode(&payload.0),
+                        None => Err(format!("this worker cannot run targets of type '{tag}'")),
                     };
                     match decoded {
                         Ok(r) => {
@@ -270,20 +267,22 @@ impl Worker {
                 }
                 ToWorker::DropRunner { runner_id } => {
                     runners.remove(&runner_id);
+                    process_store().drop_runner(runner_id);
                 }
                 ToWorker::Space { space_id, space } => {
                     spaces.insert(space_id, Arc::new(space));
                 }
-                ToWorker::Scatter { name, data } => process_store().insert(name, data.0),
+                ToWorker::Scatter { runner_id, name, data } => {
+                    process_store().insert(runner_id, name, data.0)
+                }
                 ToWorker::Run { key, runner_id, trial, env } => {
                     let start = smac_core::trial::unix_now();
                     let value = match (runners.get(&runner_id), spaces.get(&trial.space_id)) {
-                        (Some((runner, limits)), Some(space)) => match trial.into_trial(space) {
+                        (Some((target, limits)), Some(space)) => match trial.into_trial(space) {
                             Ok(t) => {
                                 let _env = EnvGuard::apply(&env);
-                                match watchdog
-                                    .run(key, runner.as_ref(), *limits, || run_guarded(runner.as_ref(), &t))
-                                {
+                                let run = || with_runner(runner_id, || evaluate_trial(&**target, &t));
+                                match watchdog.run(key, *limits, run) {
                                     Some(v) => v,
                                     // The watchdog reported the trial and is ending the process.
                                     None => loop {
@@ -346,22 +345,9 @@ impl Drop for EnvGuard {
     }
 }
 
-/// A crashed value without cost: the scheduler fills in the runner's crash cost.
+/// A crashed value (the SMBO loop gives it the crash cost).
 fn failure(message: String, start: f64) -> TrialValue {
-    TrialValue::failure(StatusType::Crashed, Vec::new(), message, start)
-}
-
-/// Runs a trial, turning a panic escaping the executor into a crashed value.
-pub(crate) fn run_guarded(runner: &dyn TrialExecutor, trial: &smac_core::TrialInfo) -> TrialValue {
-    let start = smac_core::trial::unix_now();
-    catch_unwind(AssertUnwindSafe(|| runner.execute(trial))).unwrap_or_else(|panic| {
-        let msg = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "the runner panicked".into());
-        TrialValue::failure(StatusType::Crashed, runner.crash_cost(), format!("panic: {msg}"), start)
-    })
+    TrialValue::failure(StatusType::Crashed, message, start)
 }
 
 /// Encodes and writes one message under the writer lock (heartbeats share the socket).

@@ -76,7 +76,7 @@ impl WorkerError {
 
 /// Where a scheduler listens and its token: written by a scheduler, read by workers and
 /// clients that join it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct SchedulerFile {
     /// `host:port` of the scheduler.
     pub address: String,
@@ -173,10 +173,20 @@ impl WorkerConfig {
         Self::from_scheduler_file_wait(path, Duration::ZERO)
     }
 
-    /// Like [`WorkerConfig::from_scheduler_file`], waiting up to `timeout` for the file.
+    /// Like [`WorkerConfig::from_scheduler_file`], waiting up to `timeout` for a usable file: a
+    /// stale one of another protocol version may be replaced by the new scheduler meanwhile.
     pub fn from_scheduler_file_wait(path: &Path, timeout: Duration) -> Result<Self, WorkerError> {
-        let f = SchedulerFile::wait(path, timeout)?;
-        let token = f.checked_token().map_err(|e| WorkerError::Config(format!("{}: {e}", path.display())))?;
+        let deadline = Instant::now() + timeout;
+        let (f, token) = loop {
+            let f = SchedulerFile::wait(path, deadline.saturating_duration_since(Instant::now()))?;
+            match f.checked_token() {
+                Ok(token) => break (f, token),
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(WorkerError::Config(format!("{}: {e}", path.display())))
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        };
         let mut c = WorkerConfig::new(f.address, token);
         c.scheduler_file = Some(path.to_path_buf());
         c.reconnect = Some(DEFAULT_RECONNECT);
@@ -214,7 +224,9 @@ impl WorkerConfig {
 
 /// Whether this process was launched as a worker (the worker env vars are set).
 pub fn is_worker_process() -> bool {
-    std::env::var_os(ENV_ADDRESS).is_some() || std::env::var_os(ENV_SCHEDULER_FILE).is_some()
+    std::env::var_os(ENV_ADDRESS).is_some()
+        || std::env::var_os(ENV_SCHEDULER_FILE).is_some()
+        || crate::dask::is_trial_process()
 }
 
 /// This machine's host name (for logs and scheduler files).

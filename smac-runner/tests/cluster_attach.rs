@@ -9,7 +9,7 @@ use common::*;
 use smac_core::{ConfigSpace, Runner, Scenario, SmboBuilder, StatusType};
 use smac_runner::protocol::{Token, CLIENT_HANDSHAKE_MAGIC, PROTOCOL_VERSION};
 use smac_runner::worker::SchedulerFile;
-use smac_runner::{Client, ConnectError, DaskStyleParallelRunner};
+use smac_runner::{Client, ConnectError, DaskStyleParallelRunner, ParallelOptions};
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -24,7 +24,12 @@ fn an_external_cluster_follows_joins_and_leaves_and_outlives_its_optimizers() {
     let client = s.client();
     assert!(client.is_remote());
     client.wait_for_workers(1, Duration::from_secs(20)).unwrap();
-    let mut r = DaskStyleParallelRunner::new(nap(), Duration::from_secs(10), Some(client.clone())).unwrap();
+    let mut r = DaskStyleParallelRunner::attach(
+        nap(),
+        client.clone(),
+        ParallelOptions::with_patience(Duration::from_secs(10)),
+    )
+    .unwrap();
     assert_eq!(r.count_available_workers(), 1);
 
     // An optimizer loop (as the SMBO loop): submit while workers are free, then wait.
@@ -76,7 +81,12 @@ fn an_external_cluster_follows_joins_and_leaves_and_outlives_its_optimizers() {
     // A second optimizer, in the real SMBO loop, shares the same cluster afterwards.
     let second = s.client();
     assert_eq!(second.n_workers(), 2);
-    let runner = DaskStyleParallelRunner::new(nap(), Duration::from_secs(10), Some(second.clone())).unwrap();
+    let runner = DaskStyleParallelRunner::attach(
+        nap(),
+        second.clone(),
+        ParallelOptions::with_patience(Duration::from_secs(10)),
+    )
+    .unwrap();
     let cs: Arc<ConfigSpace> = space();
     let scenario =
         Scenario::builder(cs).n_trials(6).n_workers(2).seed(3).deterministic(true).build().unwrap();
@@ -143,7 +153,12 @@ fn a_frozen_worker_is_declared_dead_its_trial_rerun_elsewhere_and_it_rejoins_as_
     let (frozen, other) = (s.worker(&[]), s.worker(&[]));
     let client = s.client();
     client.wait_for_workers(2, Duration::from_secs(20)).unwrap();
-    let mut r = DaskStyleParallelRunner::new(nap(), Duration::from_secs(10), Some(client.clone())).unwrap();
+    let mut r = DaskStyleParallelRunner::attach(
+        nap(),
+        client.clone(),
+        ParallelOptions::with_patience(Duration::from_secs(10)),
+    )
+    .unwrap();
     r.submit_trial(trial(1.0, 1)).unwrap();
     r.submit_trial(trial(1.0, 2)).unwrap();
     std::thread::sleep(Duration::from_millis(120));

@@ -15,7 +15,7 @@ fn claiming(spec: &str, client: &smac_runner::Client) -> DaskStyleParallelRunner
         resources: spec.parse().unwrap(),
         ..Default::default()
     };
-    DaskStyleParallelRunner::with_options(nap(), Some(client.clone()), options).unwrap()
+    DaskStyleParallelRunner::attach(nap(), client.clone(), options).unwrap()
 }
 
 #[test]
@@ -63,8 +63,7 @@ fn single_node_with_gpus_spreads_trials_over_the_devices_by_least_load() {
         ..Default::default()
     };
     let env = Mode::Env { var: "CUDA_VISIBLE_DEVICES".into(), ms: 400 };
-    let mut r = DaskStyleParallelRunner::with_options(single(env), Some(cluster.client()), gpus(&["0", "1"]))
-        .unwrap();
+    let mut r = DaskStyleParallelRunner::attach(single(env), cluster.client(), gpus(&["0", "1"])).unwrap();
     let seen = |r: &mut DaskStyleParallelRunner, first: u64, n: u64| {
         for k in first..first + n {
             r.submit_trial(trial(0.5, k)).unwrap();
@@ -80,8 +79,7 @@ fn single_node_with_gpus_spreads_trials_over_the_devices_by_least_load() {
     drop(r);
 
     // Command targets see the variable in their own process.
-    let mut cmd =
-        DaskStyleParallelRunner::with_options(nap(), Some(cluster.client()), gpus(&["a", "b", "c"])).unwrap();
+    let mut cmd = DaskStyleParallelRunner::attach(nap(), cluster.client(), gpus(&["a", "b", "c"])).unwrap();
     for k in 0..3 {
         cmd.submit_trial(trial(1.0, k)).unwrap();
     }
@@ -92,7 +90,7 @@ fn single_node_with_gpus_spreads_trials_over_the_devices_by_least_load() {
 
     let none =
         ParallelOptions { single_node_with_gpus: true, gpu_devices: Some(vec![]), ..Default::default() };
-    let err = DaskStyleParallelRunner::with_options(nap(), Some(cluster.client()), none).unwrap_err();
+    let err = DaskStyleParallelRunner::attach(nap(), cluster.client(), none).unwrap_err();
     assert!(err.to_string().contains("single_node_with_gpus"), "{err}");
     let _ = Resources::new(); // the type is public for users building claims
 }

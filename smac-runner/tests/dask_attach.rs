@@ -1,5 +1,6 @@
 //! The Dask backend against a real Dask cluster on loopback: `dask scheduler --scheduler-file`
-//! and `dask worker --nthreads 1` processes started here, a `DaskRunner` attached to them.
+//! and `dask worker --nthreads 1` processes started here, a `DaskStyleParallelRunner` with the Dask backend attached to
+//! them.
 //!
 //! Needs a Python with `distributed`: `SMAC_DASK_PYTHON` (exported by `.ci/run`, which creates
 //! `.venv-dask`), else `<workspace>/.venv-dask/bin/python`. With neither, the cluster tests skip
@@ -10,10 +11,11 @@
 mod test_worker;
 
 use smac_core::{
-    ConfigSpace, Configuration, Hyperparameter, Runner, Scenario, SmboBuilder, StatusType,
-    TargetFunctionRunner, TrialInfo, TrialValue,
+    ConfigSpace, Configuration, Hyperparameter, Runner, Scenario, SmboBuilder, StatusType, TrialInfo,
+    TrialValue,
 };
-use smac_runner::dask::{DaskCluster, DaskError, DaskOptions, DaskRunner};
+use smac_runner::dask::{DaskBackend, DaskCluster, DaskError, DaskOptions, DaskStats};
+use smac_runner::{DaskStyleParallelRunner, ParallelOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -215,17 +217,33 @@ fn trial(space: &Arc<ConfigSpace>, x: f64, seed: u64) -> TrialInfo {
     TrialInfo::new(Configuration::new(space, [("x", x)]).unwrap(), Some(seed))
 }
 
-fn single(mode: Mode) -> TargetFunctionRunner<TestTarget> {
-    TargetFunctionRunner::new(TestTarget { mode }, vec![1000.0])
+fn single(mode: Mode) -> TestTarget {
+    TestTarget { mode }
 }
 
 fn options(python: &Path) -> DaskOptions {
-    DaskOptions {
-        python: python.to_path_buf(),
-        worker_program: Some(WORKER.into()),
-        patience: Duration::from_secs(20),
-        ..Default::default()
-    }
+    DaskOptions { python: python.to_path_buf(), worker_program: Some(WORKER.into()), ..Default::default() }
+}
+
+/// The run's options: 20 s patience unless `f` says otherwise.
+fn run_options(f: impl FnOnce(&mut ParallelOptions)) -> ParallelOptions {
+    let mut o = ParallelOptions::with_patience(Duration::from_secs(20));
+    f(&mut o);
+    o
+}
+
+/// A runner on the Dask `cluster`.
+fn dask_runner(
+    mode: Mode,
+    cluster: DaskCluster,
+    dask: DaskOptions,
+    run: ParallelOptions,
+) -> DaskStyleParallelRunner {
+    DaskStyleParallelRunner::dask(single(mode), cluster, dask, run).unwrap()
+}
+
+fn dask_stats(r: &DaskStyleParallelRunner) -> DaskStats {
+    r.backend_as::<DaskBackend>().unwrap().stats()
 }
 
 fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
@@ -273,12 +291,12 @@ fn hpo_on_a_dask_cluster_survives_losing_a_worker_mid_run() {
     let started = Instant::now();
     let cluster = Cluster::start(&python, 2);
     let _watchdog = Watchdog::start(TEST, &cluster, BUDGET);
-    let runner = DaskRunner::new(
-        single(Mode::Sleep { ms: 300 }),
+    let runner = dask_runner(
+        Mode::Sleep { ms: 300 },
         DaskCluster::scheduler_file(&cluster.scheduler_file),
         options(&python),
-    )
-    .unwrap();
+        run_options(|_| {}),
+    );
     assert!(eventually(Duration::from_secs(20), || runner.n_workers() == 2), "workers:\n{}", cluster.logs());
     assert_eq!(runner.count_available_workers(), 2, "one free slot per Dask worker thread");
 
@@ -338,7 +356,7 @@ fn hpo_on_a_dask_cluster_survives_losing_a_worker_mid_run() {
     assert_eq!(json["data"].as_array().unwrap().len(), 30, "all 30 trials persisted");
 
     let runner = smbo.runner();
-    let stats = runner.stats();
+    let stats = dask_stats(runner);
     assert_eq!((stats.submitted, stats.completed, stats.failed), (30, 30, 0), "{stats:?}");
     assert_eq!(stats.max_workers, 2);
     assert_eq!(stats.trials_per_worker.len(), 2, "both workers ran trials: {stats:?}");
@@ -361,16 +379,16 @@ fn scattered_data_is_sent_once_and_failures_come_back_as_statuses() {
     let address = cluster.address().unwrap();
     let space = space();
 
-    let mut runner = DaskRunner::new(
-        single(Mode::Scattered { name: "blob".into() }),
+    let mut runner = dask_runner(
+        Mode::Scattered { name: "blob".into() },
         DaskCluster::address(&address),
         options(&python),
-    )
-    .unwrap();
-    assert!(!runner.cluster_info().owned_cluster);
+        run_options(|_| {}),
+    );
+    assert!(!runner.backend_as::<DaskBackend>().unwrap().cluster_info().owned_cluster);
     assert!(eventually(Duration::from_secs(20), || runner.n_workers() == 2), "workers:\n{}", cluster.logs());
     let blob = vec![7u8; 1 << 20];
-    runner.scatter("blob", &blob).unwrap();
+    runner.scatter("blob", blob.clone()).unwrap();
     for k in 0..12 {
         runner.submit_trial(trial(&space, k as f64 / 12.0, k)).unwrap();
     }
@@ -378,7 +396,7 @@ fn scattered_data_is_sent_once_and_failures_come_back_as_statuses() {
     for (_, v) in &results {
         assert_eq!((v.status, v.cost[0]), (StatusType::Success, blob.len() as f64), "{v:?}");
     }
-    let stats = runner.stats();
+    let stats = dask_stats(&runner);
     assert_eq!(stats.scatter_calls["blob"], 1, "one client.scatter for 12 trials");
     let materialized = stats.materializations["blob"];
     let workers_used = stats.trials_per_worker.len() as u64;
@@ -399,21 +417,29 @@ fn scattered_data_is_sent_once_and_failures_come_back_as_statuses() {
     );
 
     // Failures, on the same cluster (a new client attaches to it).
-    let limited = DaskOptions { trial_walltime_limit: Some(1.0), ..options(&python) };
-    let capped = DaskOptions { trial_memory_limit: Some(100), ..options(&python) };
+    let limited = run_options(|o| o.trial_walltime_limit = Some(1.0));
+    let capped = run_options(|o| o.trial_memory_limit = Some(100));
     let missing = DaskOptions { worker_program: Some("/nonexistent/smac-worker".into()), ..options(&python) };
+    let plain = || run_options(|_| {});
     let cases = [
-        (Mode::Error, options(&python), StatusType::Crashed, "failed on purpose"),
-        (Mode::Suicide, options(&python), StatusType::Crashed, "killed by signal 9"),
-        (Mode::Sleep { ms: 20_000 }, limited, StatusType::Timeout, "walltime limit of 1 s"),
-        (Mode::Alloc { mb: 600 }, capped, StatusType::MemoryOut, "memory under its limit of 100 MB"),
-        (Mode::Quadratic, missing, StatusType::Crashed, "cannot start the smac worker entry point"),
+        (Mode::Error, options(&python), plain(), StatusType::Crashed, "failed on purpose"),
+        (Mode::Suicide, options(&python), plain(), StatusType::Crashed, "killed by signal 9"),
+        (Mode::Sleep { ms: 20_000 }, options(&python), limited, StatusType::Timeout, "walltime limit of 1 s"),
+        (
+            Mode::Alloc { mb: 600 },
+            options(&python),
+            capped,
+            StatusType::MemoryOut,
+            "memory under its limit of 100 MB",
+        ),
+        (Mode::Quadratic, missing, plain(), StatusType::Crashed, "cannot start the smac worker entry point"),
     ];
-    for (mode, opts, status, needle) in cases {
-        let mut r = DaskRunner::new(single(mode.clone()), DaskCluster::address(&address), opts).unwrap();
+    for (mode, dask, run, status, needle) in cases {
+        let mut r = dask_runner(mode.clone(), DaskCluster::address(&address), dask, run);
         r.submit_trial(trial(&space, 0.5, 1)).unwrap();
         let (_, v) = collect(&mut r, 1, Duration::from_secs(20)).pop().unwrap();
-        assert_eq!((v.status, v.cost.clone()), (status, vec![1000.0]), "{mode:?}: {v:?}");
+        // The crash cost is the SMBO loop's to apply: a failure from the runner has none.
+        assert_eq!((v.status, v.cost.is_empty()), (status, true), "{mode:?}: {v:?}");
         assert!(v.error_message().unwrap_or("").contains(needle), "{mode:?}: {v:?}");
     }
     assert!(cluster.alive("w0") && cluster.alive("w1"), "failing trials do not take Dask workers down");
@@ -423,8 +449,8 @@ fn scattered_data_is_sent_once_and_failures_come_back_as_statuses() {
     for w in ["w0", "w1"] {
         kill_group(cluster.pid(w) as i32);
     }
-    let patient = DaskOptions { patience: Duration::from_secs(2), ..options(&python) };
-    let mut r = DaskRunner::new(single(Mode::Quadratic), DaskCluster::address(&address), patient).unwrap();
+    let patient = ParallelOptions::with_patience(Duration::from_secs(2));
+    let mut r = dask_runner(Mode::Quadratic, DaskCluster::address(&address), options(&python), patient);
     assert!(eventually(Duration::from_secs(10), || r.n_workers() == 0));
     assert_eq!(r.count_available_workers(), 0);
     let t0 = Instant::now();
@@ -437,7 +463,7 @@ fn scattered_data_is_sent_once_and_failures_come_back_as_statuses() {
     r.submit_trial(trial(&space, 0.3, 1)).unwrap();
     let (_, v) = collect(&mut r, 1, Duration::from_secs(20)).pop().unwrap();
     assert_eq!((v.status, v.cost.clone()), (StatusType::Success, vec![0.0]), "{v:?}");
-    assert_eq!(r.stats().scatter_calls["__smac_runner__"], 1, "{:?}", r.stats());
+    assert_eq!(dask_stats(&r).scatter_calls["__smac_target__"], 1, "{:?}", dask_stats(&r));
     let elapsed = started.elapsed();
     eprintln!("{TEST}: done in {elapsed:.1?}");
     assert!(elapsed < BUDGET, "took {elapsed:?}");
@@ -449,10 +475,11 @@ fn a_local_cluster_we_start_is_closed_with_the_runner() {
     let Some(python) = python(TEST) else { return };
     logs();
     let space = space();
-    let mut r = DaskRunner::new(single(Mode::Quadratic), DaskCluster::local(1), options(&python)).unwrap();
-    assert!(r.cluster_info().owned_cluster);
+    let mut r = dask_runner(Mode::Quadratic, DaskCluster::local(1), options(&python), run_options(|_| {}));
+    let info = r.backend_as::<DaskBackend>().unwrap().cluster_info().clone();
+    assert!(info.owned_cluster);
     r.wait_for_workers(1, Duration::from_secs(30)).unwrap();
-    let scheduler = r.cluster_info().scheduler.clone();
+    let scheduler = info.scheduler.clone();
     let port: u16 = scheduler.rsplit(':').next().unwrap().parse().unwrap();
     for k in 0..3 {
         r.submit_trial(trial(&space, 0.3, k)).unwrap();
@@ -488,7 +515,13 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn missing_python_or_distributed_is_a_clear_error() {
     let opts = DaskOptions { python: "/nonexistent/python3".into(), ..Default::default() };
-    let err = DaskRunner::new(single(Mode::Quadratic), DaskCluster::local(1), opts).unwrap_err();
+    let err = DaskBackend::connect(
+        &single(Mode::Quadratic),
+        DaskCluster::local(1),
+        opts,
+        &ParallelOptions::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, DaskError::PythonNotFound { .. }), "{err}");
     assert!(err.to_string().contains("pip install distributed"), "{err}");
 
@@ -502,7 +535,13 @@ fn missing_python_or_distributed_is_a_clear_error() {
     std::fs::write(&fake, format!("#!/bin/sh\nexec {} -S -s \"$@\"\n", system.display())).unwrap();
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let opts = DaskOptions { python: fake, ..Default::default() };
-    let err = DaskRunner::new(single(Mode::Quadratic), DaskCluster::local(1), opts).unwrap_err();
+    let err = DaskBackend::connect(
+        &single(Mode::Quadratic),
+        DaskCluster::local(1),
+        opts,
+        &ParallelOptions::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, DaskError::MissingDistributed { .. }), "{err}");
     assert!(err.to_string().contains("-m pip install distributed"), "{err}");
 }

@@ -10,7 +10,7 @@ use common::procs::{Proc, Scheduler};
 use common::*;
 use smac_core::{Runner, StatusType};
 use smac_runner::worker::SchedulerFile;
-use smac_runner::DaskStyleParallelRunner;
+use smac_runner::{DaskStyleParallelRunner, ParallelOptions};
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::process::{Command, Output, Stdio};
@@ -134,7 +134,12 @@ fn a_worker_in_another_network_namespace_joins_through_the_scheduler_file() {
     assert!(worker.running(), "{}", worker_log());
 
     let single = single(Mode::Sleep { ms: 50 });
-    let mut r = DaskStyleParallelRunner::new(single, Duration::from_secs(10), Some(client.clone())).unwrap();
+    let mut r = DaskStyleParallelRunner::attach(
+        single,
+        client.clone(),
+        ParallelOptions::with_patience(Duration::from_secs(10)),
+    )
+    .unwrap();
     let n = 6;
     for seed in 0..n {
         r.submit_trial(trial(seed as f64 / 10.0, seed)).unwrap();

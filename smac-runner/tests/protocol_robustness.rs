@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use smac_core::{Runner, StatusType};
 use smac_runner::protocol::{encode_frame, handshake_frame, Token, PROTOCOL_VERSION};
-use smac_runner::DaskStyleParallelRunner;
+use smac_runner::{DaskStyleParallelRunner, ParallelOptions};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -64,9 +64,12 @@ fn garbage_bad_tokens_and_oversize_frames_close_only_that_connection() {
 
     // The real worker and the runner are unaffected.
     assert_eq!(client.n_workers(), 1);
-    let mut r =
-        DaskStyleParallelRunner::new(single(Mode::Quadratic), Duration::from_secs(5), Some(client.clone()))
-            .unwrap();
+    let mut r = DaskStyleParallelRunner::attach(
+        single(Mode::Quadratic),
+        client.clone(),
+        ParallelOptions::with_patience(Duration::from_secs(5)),
+    )
+    .unwrap();
     r.submit_trial(trial(0.3, 1)).unwrap();
     let (_, v) = collect(&mut r, 1, Duration::from_secs(10)).pop().unwrap();
     assert_eq!((v.status, v.cost[0]), (StatusType::Success, 0.0));

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use smac_core::{Runner, RunnerError, StatusType};
-use smac_runner::{CommandRunner, DaskStyleParallelRunner, LocalCluster, ParallelOptions};
+use smac_runner::{CommandTarget, DaskStyleParallelRunner, LocalCluster, ParallelOptions};
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
@@ -33,8 +33,13 @@ fn smac_worker_joins_by_scheduler_file_and_serves_command_targets_only() {
         Command::new(env!("CARGO_BIN_EXE_smac-worker")).arg("--scheduler-file").arg(&file).spawn().unwrap();
     client.wait_for_workers(1, Duration::from_secs(10)).unwrap();
 
-    let cmd = CommandRunner::new(WORKER, vec![9.0]).args(["cmd", "ok"]);
-    let mut r = DaskStyleParallelRunner::new(cmd, Duration::from_secs(5), Some(client.clone())).unwrap();
+    let cmd = CommandTarget::new(WORKER).args(["cmd", "ok"]);
+    let mut r = DaskStyleParallelRunner::attach(
+        cmd,
+        client.clone(),
+        ParallelOptions::with_patience(Duration::from_secs(5)),
+    )
+    .unwrap();
     r.submit_trial(trial(0.5, 1)).unwrap();
     let (_, v) = collect(&mut r, 1, Duration::from_secs(10)).pop().unwrap();
     assert_eq!(v.status, StatusType::Success, "{v:?}");
@@ -43,13 +48,11 @@ fn smac_worker_joins_by_scheduler_file_and_serves_command_targets_only() {
 
     // It cannot run Rust targets: a runner of one finds no worker, and says so.
     let options = ParallelOptions { patience: Duration::from_millis(300), ..Default::default() };
-    let mut rust =
-        DaskStyleParallelRunner::with_options(single(Mode::Quadratic), Some(client.clone()), options)
-            .unwrap();
+    let mut rust = DaskStyleParallelRunner::attach(single(Mode::Quadratic), client.clone(), options).unwrap();
     assert_eq!(rust.count_available_workers(), 0);
     let err = rust.submit_trial(trial(0.5, 2)).unwrap_err();
     assert!(matches!(err, RunnerError::NoWorkerAvailable { .. }));
-    assert!(err.to_string().contains("TargetFunctionRunner<TestTarget>"), "{err}");
+    assert!(err.to_string().contains("smac-test.target"), "{err}");
 
     drop((r, rust, cluster));
     let exited = eventually(Duration::from_secs(5), || worker.try_wait().unwrap().is_some());

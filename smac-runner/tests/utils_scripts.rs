@@ -9,7 +9,7 @@ mod common;
 use common::procs::{nap, worker_of, Proc, SMAC_WORKER};
 use common::*;
 use smac_core::{Runner, StatusType};
-use smac_runner::{Client, DaskStyleParallelRunner};
+use smac_runner::{Client, DaskStyleParallelRunner, ParallelOptions};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -49,7 +49,8 @@ fn exercise(file: &Path, n: usize, runner: impl FnOnce(Client) -> DaskStyleParal
 }
 
 fn nap_runner(client: Client) -> DaskStyleParallelRunner {
-    DaskStyleParallelRunner::new(nap(), Duration::from_secs(10), Some(client)).unwrap()
+    DaskStyleParallelRunner::attach(nap(), client, ParallelOptions::with_patience(Duration::from_secs(10)))
+        .unwrap()
 }
 
 /// Checks that every worker ran one trial, by the pids the trials report.
@@ -112,9 +113,8 @@ fn local_cluster_script_with_the_users_own_worker_binary() {
     cmd.env("SMAC_WORKER_PROGRAM", WORKER);
     let mut launch = start(dir.path(), cmd, "launch.log");
     let claims = smac_runner::ParallelOptions { resources: "GPU=1".parse().unwrap(), ..Default::default() };
-    let client = exercise(&file, 2, |c| {
-        DaskStyleParallelRunner::with_options(single(Mode::Quadratic), Some(c), claims).unwrap()
-    });
+    let client =
+        exercise(&file, 2, |c| DaskStyleParallelRunner::attach(single(Mode::Quadratic), c, claims).unwrap());
     std::fs::write(dir.path().join("DONE"), "").unwrap();
     ends_cleanly(&mut launch, &client);
 }

@@ -115,10 +115,41 @@ pub struct OptimizeArgs {
     /// Cost recorded for failed trials (one per objective, comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "COST")]
     pub crash_cost: Option<Vec<f64>>,
-    /// Run the trials on the workers of an existing scheduler (`smac scheduler`) instead of
-    /// local worker processes.
-    #[arg(long, value_name = "FILE")]
+    /// Run the trials on an existing cluster: the scheduler file of `smac scheduler` or of
+    /// `dask scheduler --scheduler-file` (told apart by content). Default: $SMAC_SCHEDULER_FILE
+    /// when set (the `utils/` cluster scripts export it), else local workers.
+    #[arg(long, value_name = "FILE", help_heading = "Cluster")]
     pub scheduler_file: Option<PathBuf>,
+    /// Run the trials on the Dask scheduler at this address (`tcp://host:8786`).
+    #[arg(long, value_name = "ADDRESS", help_heading = "Cluster")]
+    pub dask_address: Option<String>,
+    /// Seconds to wait for a worker when none is connected (default 10 locally, 120 on a cluster).
+    #[arg(long, value_name = "SECONDS", help_heading = "Cluster")]
+    pub patience: Option<f64>,
+    /// Resources each trial claims, e.g. GPU=1 (only workers offering them run it; Dask's resources=).
+    #[arg(long, value_name = "SPEC", help_heading = "Cluster")]
+    pub resources: Option<String>,
+    /// Resources each local worker offers (default: what a trial claims).
+    #[arg(long, value_name = "SPEC", help_heading = "Cluster")]
+    pub worker_resources: Option<String>,
+    /// Give each trial CUDA_VISIBLE_DEVICES with this node's least-loaded GPU first.
+    #[arg(long, help_heading = "Cluster")]
+    pub single_node_with_gpus: bool,
+    /// The GPUs for --single-node-with-gpus (default: CUDA_VISIBLE_DEVICES or nvidia-smi).
+    #[arg(long, value_delimiter = ',', value_name = "ID,...", help_heading = "Cluster")]
+    pub gpus: Option<Vec<String>>,
+    /// Re-runs of a trial whose worker was lost, before it counts as crashed (default 1).
+    #[arg(long, value_name = "N", help_heading = "Cluster")]
+    pub max_retries: Option<u32>,
+    /// Deliver results in submission order, so that parallel runs repeat exactly.
+    #[arg(long, help_heading = "Cluster")]
+    pub reproducible: bool,
+    /// Dask: the Python with `distributed` that talks to the scheduler (default $SMAC_DASK_PYTHON or python3).
+    #[arg(long, value_name = "PYTHON", help_heading = "Cluster")]
+    pub dask_python: Option<PathBuf>,
+    /// Dask: the program the Dask workers run trials with, as a path on them (default: this smac).
+    #[arg(long, value_name = "PATH", help_heading = "Cluster")]
+    pub worker_program: Option<PathBuf>,
     /// Start over: replace a different run found in the run directory.
     #[arg(long)]
     pub overwrite: bool,

@@ -5,16 +5,9 @@
 use super::args::{SchedulerArgs, WorkerArgs};
 use super::error::CliError;
 use smac_runner::worker::{Worker, WorkerConfig};
-use smac_runner::{Client, LocalCluster};
+use smac_runner::LocalCluster;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::Path;
 use std::time::Duration;
-
-/// A client of the scheduler described by `path` (waits up to 30 s for the file).
-pub fn client(path: &Path) -> Result<Client, CliError> {
-    Client::from_scheduler_file(path)
-        .map_err(|e| CliError::Cluster(format!("scheduler file {}: {e}", path.display())))
-}
 
 /// Runs `smac worker`: serves command trials until the scheduler shuts down.
 pub fn worker(args: &WorkerArgs) -> Result<(), CliError> {

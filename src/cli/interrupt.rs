@@ -9,23 +9,20 @@
 
 use super::output;
 use smac_core::{Callback, RunState, Runner, RunnerError, TrialInfo, TrialValue};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The message of the runner error that ends an interrupted loop.
-pub const INTERRUPTED: &str = "interrupted";
-
-/// How many termination signals arrived.
+/// How many termination signals arrived, and a flag that ends waits for workers at once.
 #[derive(Clone, Debug, Default)]
-pub struct Interrupt(Arc<AtomicUsize>);
+pub struct Interrupt(Arc<AtomicUsize>, Arc<AtomicBool>);
 
 impl Interrupt {
     /// Installs the SIGINT/SIGTERM handler; the returned handle observes it.
     pub fn install() -> Result<Interrupt, ctrlc::Error> {
         let state = Interrupt::default();
         let seen = state.clone();
-        ctrlc::set_handler(move || match seen.0.fetch_add(1, Ordering::SeqCst) {
+        ctrlc::set_handler(move || match seen.count() {
             0 => output::notice(
                 "interrupted: no new trials; waiting for the running ones to finish (Ctrl-C again to abort)",
             ),
@@ -36,6 +33,18 @@ impl Interrupt {
             _ => std::process::exit(130),
         })?;
         Ok(state)
+    }
+
+    /// Counts one signal; returns how many came before.
+    fn count(&self) -> usize {
+        self.1.store(true, Ordering::SeqCst);
+        self.0.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// The flag the runner watches: set by the first signal, it ends any wait for a worker
+    /// (patience, a scheduler file) at once.
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        self.1.clone()
     }
 
     /// Whether a stop was requested.
@@ -50,7 +59,7 @@ impl Interrupt {
 
     /// Simulates a signal (tests).
     pub fn raise(&self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
+        self.count();
     }
 }
 
@@ -80,7 +89,7 @@ impl<R: Runner> Runner for Interruptible<R> {
     fn submit_trial(&mut self, trial: TrialInfo) -> Result<(), RunnerError> {
         if self.interrupt.requested() {
             // The loop forgets the trial; it was never started.
-            return Err(RunnerError::Other(INTERRUPTED.into()));
+            return Err(RunnerError::Interrupted);
         }
         self.inner.submit_trial(trial)
     }
@@ -98,7 +107,7 @@ impl<R: Runner> Runner for Interruptible<R> {
 
     fn wait(&mut self, timeout: Option<Duration>) -> Result<(), RunnerError> {
         if self.interrupt.aborted() {
-            return Err(RunnerError::Other(INTERRUPTED.into()));
+            return Err(RunnerError::Interrupted);
         }
         // Short slices, so that an abort is noticed quickly.
         let slice = Duration::from_millis(100);
@@ -115,6 +124,10 @@ impl<R: Runner> Runner for Interruptible<R> {
         } else {
             self.inner.count_available_workers()
         }
+    }
+
+    fn n_workers(&self) -> usize {
+        self.inner.n_workers()
     }
 
     fn close(&mut self) -> Result<(), RunnerError> {

@@ -1,24 +1,17 @@
 //! `smac optimize`: run (or resume) an optimization of a target command.
 
 use super::args::{FacadeKind, OptimizeArgs};
-use super::cluster;
 use super::error::CliError;
-use super::interrupt::{Interrupt, Interruptible, StopOnInterrupt, INTERRUPTED};
+use super::interrupt::{Interrupt, Interruptible, StopOnInterrupt};
 use super::output::{fmt_costs, json_costs};
 use super::progress::{JsonLines, ProgressReporter};
 use super::scenario_file::{self, RunSpec};
 use crate::facade::{FacadeBuilder, Optimizer};
 use crate::{BlackBoxFacade, HyperparameterOptimizationFacade, RandomFacade};
 use smac_core::{Runner, RunnerError, SmacError, SmboBuilder};
-use smac_runner::{CommandRunner, DaskStyleParallelRunner, LocalCluster, ParallelOptions};
+use smac_runner::CommandTarget;
 use std::process::ExitCode;
-use std::time::Duration;
 use tracing::info;
-
-/// How long the parallel runner waits for a worker when none is alive.
-const PATIENCE: Duration = Duration::from_secs(10);
-/// The same on a cluster, where workers may still be queued by a batch system.
-const CLUSTER_PATIENCE: Duration = Duration::from_secs(120);
 
 /// What the user sees while the run goes on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +34,11 @@ pub fn run(args: &OptimizeArgs, quiet: bool) -> Result<ExitCode, CliError> {
     let spec = scenario_file::resolve(args)?;
     let interrupt = Interrupt::install()
         .map_err(|e| CliError::Usage(format!("cannot install the Ctrl-C handler: {e}")))?;
-    let runner = Interruptible::new(command_runner(&spec)?, interrupt.clone());
+    let mut cluster = spec.cluster.clone();
+    cluster.interrupt = Some(interrupt.flag());
+    let placement = cluster.placement(spec.scenario.n_workers)?;
+    let runner = Interruptible::new(command_runner(&spec, &cluster)?, interrupt.clone());
+    let workers = runner.n_workers();
     let mut builder = facade_builder(&spec)
         .runner(runner)
         .callback(StopOnInterrupt(interrupt.clone()))
@@ -54,13 +51,12 @@ pub fn run(args: &OptimizeArgs, quiet: bool) -> Result<ExitCode, CliError> {
     let mut smac = builder.build()?;
     let dir = smac.run_directory().map(|d| d.path().display().to_string()).unwrap_or_default();
     let (done, total) = (smac.runhistory().len(), spec.scenario.n_trials);
-    info!(run_directory = %dir, done, total, facade = %spec.facade, command = ?spec.command, "optimize");
+    info!(run_directory = %dir, done, total, facade = %spec.facade, command = ?spec.command, %placement, workers, "optimize");
     if mode == Mode::Human {
         eprintln!(
-            "smac: {} trials of `{}` with {} worker(s), facade {}; run directory {dir}",
+            "smac: {} trials of `{}` on {placement} ({workers} worker(s) connected), facade {}; run directory {dir}",
             total,
             spec.command.join(" "),
-            spec.scenario.n_workers,
             spec.facade
         );
         if done > 0 {
@@ -72,7 +68,7 @@ pub fn run(args: &OptimizeArgs, quiet: bool) -> Result<ExitCode, CliError> {
     let interrupted = interrupt.requested() && smac.runhistory().len() < total;
     match result {
         Ok(_) => {}
-        Err(SmacError::Runner(RunnerError::Other(m))) if m == INTERRUPTED && interrupt.requested() => {}
+        Err(SmacError::Runner(RunnerError::Interrupted)) if interrupt.requested() => {}
         Err(e) => return Err(e.into()),
     }
     summarize(&smac, mode, interrupted, &dir);
@@ -96,32 +92,17 @@ fn facade_builder(spec: &RunSpec) -> FacadeBuilder {
     }
 }
 
-/// The command runner: on the workers of a cluster given by a scheduler file; otherwise in the
-/// optimizer's process for one worker, on local worker processes (this executable in worker
-/// mode) for several. Per-trial limits are enforced by the command runner on the target's
-/// process in every case.
-fn command_runner(spec: &RunSpec) -> Result<Box<dyn Runner>, CliError> {
-    let mut cmd = CommandRunner::from_scenario(&spec.command[0], &spec.scenario)
+/// The command target's runner, wherever the cluster settings say (in-process for one local
+/// worker, local worker processes — this executable in worker mode —, our scheduler or Dask).
+/// Per-trial limits are enforced by the command target on the program's process in every case.
+fn command_runner(spec: &RunSpec, cluster: &smac_runner::ClusterConfig) -> Result<Box<dyn Runner>, CliError> {
+    let mut cmd = CommandTarget::from_scenario(&spec.command[0], &spec.scenario)
         .args(spec.command[1..].iter().cloned())
         .current_dir(&spec.working_directory);
     for (k, v) in &spec.env {
         cmd = cmd.env(k, v);
     }
-    if let Some(path) = &spec.scheduler_file {
-        let options = ParallelOptions { patience: CLUSTER_PATIENCE, ..Default::default() };
-        return Ok(Box::new(DaskStyleParallelRunner::with_options(
-            cmd,
-            Some(cluster::client(path)?),
-            options,
-        )?));
-    }
-    let n = spec.scenario.n_workers;
-    if n == 1 {
-        return Ok(Box::new(cmd));
-    }
-    let cluster = LocalCluster::builder().processes(n).start()?;
-    let options = ParallelOptions { patience: PATIENCE, ..Default::default() };
-    Ok(Box::new(DaskStyleParallelRunner::with_cluster(cmd, cluster, options)?))
+    Ok(cluster.runner(cmd, &spec.scenario)?)
 }
 
 /// The final report: incumbent, cost, where the results are, how to resume.

@@ -42,7 +42,7 @@ impl ProgressReporter {
     fn refresh(&self, state: &RunState<'_>) {
         let best = incumbent(state).map_or_else(|| "-".to_string(), |(_, c)| fmt_costs(&c));
         let busy = state.runhistory.n_running();
-        let mut msg = format!("best {best}  {busy} running");
+        let mut msg = format!("best {best}  {busy} running on {} worker(s)", state.n_workers);
         if self.interrupt.requested() {
             msg.push_str("  [stopping]");
         }

@@ -1,8 +1,9 @@
 //! The scenario file (TOML) and its merge with command-line flags into a [`RunSpec`].
 //!
 //! Keys are SMAC3's scenario fields (`n_trials`, `walltime_limit`, `n_workers`, `seed`, …) plus
-//! `facade`, `configspace` (a ConfigSpace JSON file) or `[space.*]` tables, and a `[target]`
-//! table (`command`, `working_directory`, `env`). Top-level keys must come before the first
+//! `facade`, `configspace` (a ConfigSpace JSON file) or `[space.*]` tables, a `[target]`
+//! table (`command`, `working_directory`, `env`) and a `[cluster]` table (where trials run:
+//! `scheduler_file`, `dask_address`, `patience`, `resources`, `single_node_with_gpus`, …). Top-level keys must come before the first
 //! table. Relative paths in the file are relative to the file's directory; relative paths given
 //! as flags are relative to the current directory. Flags override the file.
 
@@ -11,8 +12,10 @@ use super::error::CliError;
 use super::space;
 use serde::Deserialize;
 use smac_core::{ConfigSpace, Scenario};
+use smac_runner::{ClusterConfig, Resources};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// One value or a list (SMAC3 writes single objectives as scalars).
 #[derive(Clone, Debug, Deserialize)]
@@ -41,6 +44,43 @@ struct TargetDef {
     env: BTreeMap<String, String>,
 }
 
+/// Resources as `"GPU=1,MEMORY=10e9"` or a table `{ GPU = 1 }`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+enum ResourcesDef {
+    Text(String),
+    Table(BTreeMap<String, f64>),
+}
+
+impl ResourcesDef {
+    fn parse(self, field: &str) -> Result<Resources, CliError> {
+        match self {
+            ResourcesDef::Text(t) => {
+                t.parse().map_err(|e| CliError::Usage(format!("[cluster] {field}: {e}")))
+            }
+            ResourcesDef::Table(m) => Ok(m.into_iter().collect()),
+        }
+    }
+}
+
+/// The `[cluster]` table: where trials run (see `smac_runner::ClusterConfig`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClusterDef {
+    scheduler_file: Option<PathBuf>,
+    dask_address: Option<String>,
+    patience: Option<f64>,
+    connect_timeout: Option<f64>,
+    resources: Option<ResourcesDef>,
+    worker_resources: Option<ResourcesDef>,
+    single_node_with_gpus: Option<bool>,
+    gpus: Option<Vec<String>>,
+    max_retries: Option<u32>,
+    reproducible: Option<bool>,
+    python: Option<PathBuf>,
+    worker_program: Option<PathBuf>,
+}
+
 /// The scenario file as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,8 +105,8 @@ struct ScenarioFile {
     termination_cost_threshold: Option<OneOrMany<f64>>,
     use_default_config: Option<bool>,
     configspace: Option<PathBuf>,
-    scheduler_file: Option<PathBuf>,
     target: Option<TargetDef>,
+    cluster: Option<ClusterDef>,
     space: Option<toml::Table>,
 }
 
@@ -83,8 +123,8 @@ pub struct RunSpec {
     pub working_directory: PathBuf,
     /// Extra environment variables for the target.
     pub env: Vec<(String, String)>,
-    /// The scheduler file of a cluster to run the trials on (local workers otherwise).
-    pub scheduler_file: Option<PathBuf>,
+    /// Where trials run: local workers, our scheduler or Dask.
+    pub cluster: ClusterConfig,
 }
 
 /// Reads the scenario file (if any) and applies the flags.
@@ -207,19 +247,71 @@ pub fn resolve(args: &OptimizeArgs) -> Result<RunSpec, CliError> {
     // Command-line programs are relative to the current directory, the file's to its directory.
     let program_base = if args.command.is_empty() { &working_directory } else { &cwd };
     command[0] = resolve_program(&command[0], program_base)?;
-    let scheduler_file = match (&args.scheduler_file, &file.scheduler_file) {
-        (Some(p), _) => Some(in_cwd(p)),
-        (None, Some(p)) => Some(in_file(p)),
-        (None, None) => None,
-    };
+    let cluster = cluster_config(args, file.cluster.unwrap_or_default(), &in_file, &in_cwd)?;
     Ok(RunSpec {
         scenario,
         facade,
         command,
         working_directory,
         env: target.env.into_iter().collect(),
-        scheduler_file,
+        cluster,
     })
+}
+
+/// The `[cluster]` table with the flags applied (flags win).
+fn cluster_config(
+    args: &OptimizeArgs,
+    def: ClusterDef,
+    in_file: &dyn Fn(&Path) -> PathBuf,
+    in_cwd: &dyn Fn(&Path) -> PathBuf,
+) -> Result<ClusterConfig, CliError> {
+    let seconds = |field: &str, v: f64| {
+        if v.is_finite() && v >= 0.0 {
+            Ok(Duration::from_secs_f64(v))
+        } else {
+            Err(CliError::Usage(format!(
+                "[cluster] {field} must be a non-negative number of seconds, not {v}"
+            )))
+        }
+    };
+    let scheduler_file = match (&args.scheduler_file, &def.scheduler_file) {
+        (Some(p), _) => Some(in_cwd(p)),
+        (None, Some(p)) => Some(in_file(p)),
+        (None, None) => None,
+    };
+    let dask_address = args.dask_address.clone().or(def.dask_address);
+    let mut c = ClusterConfig { scheduler_file, dask_address, ..Default::default() };
+    if c.scheduler_file.is_some() && c.dask_address.is_some() {
+        return Err(CliError::Usage("give either a scheduler file or a Dask address, not both".into()));
+    }
+    if let Some(v) = args.patience.or(def.patience) {
+        c.patience = Some(seconds("patience", v)?);
+    }
+    if let Some(v) = def.connect_timeout {
+        c.connect_timeout = seconds("connect_timeout", v)?;
+    }
+    c.resources = match (&args.resources, def.resources) {
+        (Some(r), _) => r.parse().map_err(|e| CliError::Usage(format!("--resources: {e}")))?,
+        (None, Some(r)) => r.parse("resources")?,
+        (None, None) => Resources::new(),
+    };
+    c.worker_resources = match (&args.worker_resources, def.worker_resources) {
+        (Some(r), _) => Some(r.parse().map_err(|e| CliError::Usage(format!("--worker-resources: {e}")))?),
+        (None, Some(r)) => Some(r.parse("worker_resources")?),
+        (None, None) => None,
+    };
+    c.single_node_with_gpus = args.single_node_with_gpus || def.single_node_with_gpus.unwrap_or(false);
+    c.gpus = args.gpus.clone().or(def.gpus);
+    if let Some(v) = args.max_retries.or(def.max_retries) {
+        c.max_retries = v;
+    }
+    c.reproducible = args.reproducible || def.reproducible.unwrap_or(false);
+    if let Some(p) = args.dask_python.as_deref().map(in_cwd).or(def.python.as_deref().map(in_file)) {
+        c.dask.python = p;
+    }
+    // A path on the Dask workers: taken as written.
+    c.dask.worker_program = args.worker_program.clone().or(def.worker_program);
+    Ok(c)
 }
 
 fn load_json(path: &Path) -> Result<ConfigSpace, CliError> {

@@ -6,7 +6,7 @@
 //! search. Racing, which stops bad challengers after a few pairs, belongs to the SMAC3-style
 //! intensifier.
 
-use super::{best_of, trial_seeds, Intensifier};
+use super::{best_of, trial_seeds, Intensifier, NextTrial};
 use crate::config_selector::ConfigSelector;
 use crate::configspace::Configuration;
 use crate::error::SmacError;
@@ -99,9 +99,11 @@ impl Intensifier for FullEvaluationIntensifier {
         runhistory: &RunHistory,
         selector: &mut ConfigSelector,
         rng: &mut ChaCha8Rng,
-    ) -> Result<Option<TrialInfo>, SmacError> {
+    ) -> Result<NextTrial, SmacError> {
         if self.queue.is_empty() {
-            let Some(config) = selector.next(runhistory, &self.incumbents, rng)? else { return Ok(None) };
+            let Some(config) = selector.next(runhistory, &self.incumbents, rng)? else {
+                return Ok(NextTrial::Exhausted);
+            };
             for (instance, seed) in &self.pairs {
                 self.queue.push_back(TrialInfo {
                     config: config.clone(),
@@ -111,7 +113,7 @@ impl Intensifier for FullEvaluationIntensifier {
                 });
             }
         }
-        Ok(self.queue.pop_front())
+        Ok(self.queue.pop_front().map_or(NextTrial::Exhausted, NextTrial::Run))
     }
 
     fn on_result(&mut self, runhistory: &RunHistory, trial: &TrialInfo, _value: &TrialValue) {

@@ -7,7 +7,7 @@
 //! cycle through the brackets; all the rest is [`SuccessiveHalving`].
 
 use super::successive_halving::{SuccessiveHalving, SuccessiveHalvingOptions};
-use super::Intensifier;
+use super::{Intensifier, NextTrial};
 use crate::config_selector::ConfigSelector;
 use crate::configspace::Configuration;
 use crate::error::SmacError;
@@ -93,7 +93,7 @@ impl Intensifier for Hyperband {
         rh: &RunHistory,
         selector: &mut ConfigSelector,
         rng: &mut ChaCha8Rng,
-    ) -> Result<Option<TrialInfo>, SmacError> {
+    ) -> Result<NextTrial, SmacError> {
         self.0.next_trial(rh, selector, rng)
     }
     fn on_result(&mut self, rh: &RunHistory, trial: &TrialInfo, value: &TrialValue) {

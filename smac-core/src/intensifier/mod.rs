@@ -24,16 +24,37 @@ use crate::trial::{TrialInfo, TrialValue};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// What an intensifier offers when asked for the next trial.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NextTrial {
+    /// Run this trial.
+    Run(TrialInfo),
+    /// Nothing can start until running trials report; ask again after the next result.
+    Wait,
+    /// The space is exhausted: every configuration was tried, nothing is left to race.
+    Exhausted,
+}
+
+impl NextTrial {
+    /// `Wait` while trials are running, `Exhausted` otherwise: what "no trial found" means.
+    pub fn none_found(runhistory: &RunHistory) -> Self {
+        if runhistory.n_running() > 0 {
+            NextTrial::Wait
+        } else {
+            NextTrial::Exhausted
+        }
+    }
+}
+
 /// Chooses trials and maintains incumbents.
 pub trait Intensifier: Send {
-    /// The next trial to run; `None` when nothing can start until results arrive, or the space
-    /// is exhausted.
+    /// The next trial to run, or whether to wait for results or stop (see [`NextTrial`]).
     fn next_trial(
         &mut self,
         runhistory: &RunHistory,
         selector: &mut ConfigSelector,
         rng: &mut ChaCha8Rng,
-    ) -> Result<Option<TrialInfo>, SmacError>;
+    ) -> Result<NextTrial, SmacError>;
 
     /// Takes note of a finished trial (already recorded in `runhistory`).
     fn on_result(&mut self, runhistory: &RunHistory, trial: &TrialInfo, value: &TrialValue);

@@ -14,7 +14,7 @@
 //! and with as many seeds as needed otherwise, cut to `max_config_calls` pairs (instances first).
 
 use super::incumbents::{IncumbentSelection, IncumbentTracker, Pair};
-use super::{trial_seeds, Intensifier as IntensifierTrait};
+use super::{trial_seeds, Intensifier as IntensifierTrait, NextTrial};
 use crate::config_selector::ConfigSelector;
 use crate::configspace::Configuration;
 use crate::error::SmacError;
@@ -241,20 +241,23 @@ impl IntensifierTrait for Intensifier {
         rh: &RunHistory,
         selector: &mut ConfigSelector,
         rng: &mut ChaCha8Rng,
-    ) -> Result<Option<TrialInfo>, SmacError> {
+    ) -> Result<NextTrial, SmacError> {
         let mut idle = 0;
         let next = loop {
             if let Some(t) = std::iter::from_fn(|| self.pending.pop_front()).find(|t| !rh.contains(t)) {
-                break Some(t);
+                break NextTrial::Run(t);
             }
             match self.step(rh, selector, rng)? {
-                None => break None,
+                None => break NextTrial::Exhausted,
                 Some(true) => idle = 0,
                 Some(false) => idle += 1,
             }
             if idle > RETRIES {
-                warn!("the intensifier could not find any new trial");
-                break None;
+                let next = NextTrial::none_found(rh);
+                if next == NextTrial::Exhausted {
+                    warn!("the intensifier could not find any new trial");
+                }
+                break next;
             }
         };
         self.snapshot_queue(rh);

@@ -14,7 +14,7 @@
 
 use super::hyperband::Schedule;
 use super::incumbents::{IncumbentSelection, IncumbentTracker, Pair};
-use super::{trial_seeds, Intensifier};
+use super::{trial_seeds, Intensifier, NextTrial};
 use crate::config_selector::ConfigSelector;
 use crate::configspace::Configuration;
 use crate::error::SmacError;
@@ -386,14 +386,14 @@ impl Intensifier for SuccessiveHalving {
         rh: &RunHistory,
         selector: &mut ConfigSelector,
         rng: &mut ChaCha8Rng,
-    ) -> Result<Option<TrialInfo>, SmacError> {
+    ) -> Result<NextTrial, SmacError> {
         let n_first = self.schedule()?.n_configs.iter().map(|n| n[0]).collect::<Vec<_>>();
         if self.top_up {
             self.top_up(rh, selector, rng)?;
         }
         for _ in 0..3 {
             if let Some(t) = std::iter::from_fn(|| self.pending.pop_front()).find(|t| !rh.contains(t)) {
-                return Ok(Some(t));
+                return Ok(NextTrial::Run(t));
             }
             self.scan(rh);
             if !self.pending.is_empty() {
@@ -406,13 +406,17 @@ impl Intensifier for SuccessiveHalving {
             }
             let configs = self.draw(n_first[bracket], &[], rh, selector, rng)?;
             if configs.is_empty() {
-                return Ok(None);
+                // No new configuration: the brackets still running may yet promote some.
+                return Ok(NextTrial::none_found(rh));
             }
             debug!(bracket, n = configs.len(), "new group in the first stage");
             let order_seed = self.order_seed();
             self.stage_mut((bracket, 0)).push(Group { order_seed, configs });
         }
-        Ok(std::iter::from_fn(|| self.pending.pop_front()).find(|t| !rh.contains(t)))
+        Ok(match std::iter::from_fn(|| self.pending.pop_front()).find(|t| !rh.contains(t)) {
+            Some(t) => NextTrial::Run(t),
+            None => NextTrial::none_found(rh),
+        })
     }
 
     fn on_result(&mut self, rh: &RunHistory, trial: &TrialInfo, value: &TrialValue) {

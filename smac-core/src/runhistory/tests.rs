@@ -62,7 +62,10 @@ fn json_round_trip_keeps_every_trial() {
         let c = c.with_origin("Random Search");
         let t = TrialInfo { instance: Some(format!("i{}", k % 3)), ..TrialInfo::new(c, Some(k as u64)) };
         let v = if k == 7 {
-            TrialValue::failure(StatusType::Crashed, vec![f64::INFINITY], "boom", unix_now())
+            TrialValue {
+                cost: vec![f64::INFINITY],
+                ..TrialValue::failure(StatusType::Crashed, "boom", unix_now())
+            }
         } else {
             value(k as f64 * 0.5)
         };

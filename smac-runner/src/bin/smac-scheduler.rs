@@ -29,7 +29,6 @@ const USAGE: &str = "usage: smac-scheduler --scheduler-file PATH [options]
                              this machine's host name when listening on all interfaces)
   --heartbeat-interval SECS  how often heartbeats are exchanged (default 0.5)
   --heartbeat-timeout SECS   silence after which a worker is declared dead (default 10)
-  --max-retries N            re-runs of a trial whose worker died (default 1)
   --remove-scheduler-file    delete the scheduler file when shutting down
 
 Runs until SIGTERM/SIGINT; then its workers exit. Logs go to stderr (RUST_LOG=debug for more).";
@@ -58,10 +57,6 @@ fn options() -> Result<Options, String> {
             "--contact-address" => contact = Some(cli::value(&mut args, &a)?),
             "--heartbeat-interval" => cfg.heartbeat_interval = cli::seconds(&cli::value(&mut args, &a)?, &a)?,
             "--heartbeat-timeout" => cfg.heartbeat_timeout = cli::seconds(&cli::value(&mut args, &a)?, &a)?,
-            "--max-retries" => {
-                let v = cli::value(&mut args, &a)?;
-                cfg.max_retries = v.parse().map_err(|_| format!("--max-retries: `{v}` is not a count"))?;
-            }
             "--remove-scheduler-file" => remove_file = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n\n{USAGE}")),

@@ -1,4 +1,4 @@
-//! `smac-worker`: a generic worker for command targets ([`smac_runner::CommandRunner`]).
+//! `smac-worker`: a generic worker for command targets ([`smac_runner::CommandTarget`]).
 //!
 //! ```text
 //! smac-worker --scheduler-file sched.json [--resources GPU=1,MEMORY=10e9] [--nworkers N]

@@ -1,4 +1,4 @@
-//! [`CommandRunner`]: evaluates trials by running an external program (any language), like
+//! [`CommandTarget`]: evaluates trials by running an external program (any language), like
 //! SMAC3's target-function-script runner. The full contract is in `docs/command-runner.md`.
 //!
 //! **Input.** The program is run as
@@ -27,13 +27,11 @@ mod process;
 
 pub use output::{parse_output, ParsedOutput};
 
-use crate::executor::TrialExecutor;
+use crate::core::ShippableTarget;
 use process::{capture, wait_child, Exit, Kill};
 use serde::{Deserialize, Serialize};
-use smac_core::runner::check_costs;
 use smac_core::trial::unix_now;
-use smac_core::{Runner, RunnerError, Scenario, StatusType, TrialInfo, TrialValue, Value};
-use std::collections::VecDeque;
+use smac_core::{Scenario, StatusType, TargetFunction, TargetOutput, TrialInfo, TrialValue, Value};
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -47,36 +45,31 @@ const STDERR_TAIL: usize = 2000;
 
 /// Runs an external program per trial; serializable, so it runs on workers too.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct CommandRunner {
+pub struct CommandTarget {
     program: PathBuf,
     args: Vec<String>,
     env: Vec<(String, String)>,
     current_dir: Option<PathBuf>,
     walltime_limit: Option<f64>,
     memory_limit_mb: Option<u64>,
-    crash_cost: Vec<f64>,
-    #[serde(skip)]
-    finished: VecDeque<(TrialInfo, TrialValue)>,
 }
 
-impl CommandRunner {
-    /// Runs `program`; failed trials get `crash_cost` (one entry per objective).
-    pub fn new(program: impl Into<PathBuf>, crash_cost: Vec<f64>) -> Self {
-        CommandRunner {
+impl CommandTarget {
+    /// Runs `program`.
+    pub fn new(program: impl Into<PathBuf>) -> Self {
+        CommandTarget {
             program: program.into(),
             args: Vec::new(),
             env: Vec::new(),
             current_dir: None,
             walltime_limit: None,
             memory_limit_mb: None,
-            crash_cost,
-            finished: VecDeque::new(),
         }
     }
 
-    /// Runs `program` with the scenario's crash cost and per-trial limits.
+    /// Runs `program` with the scenario's per-trial limits.
     pub fn from_scenario(program: impl Into<PathBuf>, scenario: &Scenario) -> Self {
-        let mut r = Self::new(program, scenario.crash_cost.clone());
+        let mut r = Self::new(program);
         r.walltime_limit = scenario.trial_walltime_limit;
         r.memory_limit_mb = scenario.trial_memory_limit;
         r
@@ -152,7 +145,7 @@ impl CommandRunner {
     /// Runs the program on `trial` and reports its value.
     pub fn run(&self, trial: &TrialInfo) -> TrialValue {
         let start = unix_now();
-        let fail = |status, msg: String| TrialValue::failure(status, self.crash_cost.clone(), msg, start);
+        let fail = |status, msg: String| TrialValue::failure(status, msg, start);
         let json = self.trial_json(trial);
         let mut cmd = Command::new(&self.program);
         for var in crate::worker::WORKER_ENV_VARS {
@@ -211,7 +204,7 @@ impl CommandRunner {
     }
 
     fn classify(&self, exit: &Exit, stdout: &[u8], stderr: &[u8], start: f64) -> TrialValue {
-        let fail = |status, msg: String| TrialValue::failure(status, self.crash_cost.clone(), msg, start);
+        let fail = |status, msg: String| TrialValue::failure(status, msg, start);
         let tail = tail_text(stderr, STDERR_TAIL);
         match exit.killed {
             Some(Kill::Timeout) => {
@@ -259,10 +252,10 @@ impl CommandRunner {
             );
         };
         let mut value = match out.status.unwrap_or(StatusType::Success) {
-            StatusType::Success => match check_costs(&cost, self.crash_cost.len()) {
-                Ok(()) => TrialValue::success(cost, start),
-                Err(reason) => fail(StatusType::Crashed, reason),
-            },
+            StatusType::Success if cost.iter().any(|c| !c.is_finite()) => {
+                fail(StatusType::Crashed, format!("the program printed a non-finite cost {cost:?}"))
+            }
+            StatusType::Success => TrialValue::success(cost, start),
             other => fail(other, format!("the program reported status {other:?}")),
         };
         for (k, v) in out.info {
@@ -272,34 +265,20 @@ impl CommandRunner {
     }
 }
 
-impl TrialExecutor for CommandRunner {
-    fn execute(&self, trial: &TrialInfo) -> TrialValue {
-        self.run(trial)
-    }
-    fn crash_cost(&self) -> Vec<f64> {
-        self.crash_cost.clone()
+impl TargetFunction for CommandTarget {
+    fn evaluate(&self, trial: &TrialInfo) -> Result<TargetOutput, String> {
+        let v = self.run(trial);
+        Ok(TargetOutput {
+            cost: v.cost,
+            status: v.status,
+            additional_info: v.additional_info,
+            cpu_time: Some(v.cpu_time),
+        })
     }
 }
 
-/// In-process use: runs the program inside `submit_trial`, one trial at a time.
-impl Runner for CommandRunner {
-    fn submit_trial(&mut self, trial: TrialInfo) -> Result<(), RunnerError> {
-        let value = self.run(&trial);
-        self.finished.push_back((trial, value));
-        Ok(())
-    }
-    fn iter_results(&mut self) -> Vec<(TrialInfo, TrialValue)> {
-        self.finished.drain(..).collect()
-    }
-    fn wait(&mut self, _timeout: Option<Duration>) -> Result<(), RunnerError> {
-        Ok(())
-    }
-    fn is_running(&self) -> bool {
-        !self.finished.is_empty()
-    }
-    fn count_available_workers(&self) -> usize {
-        1
-    }
+impl ShippableTarget for CommandTarget {
+    const NAME: &'static str = "smac.command";
 }
 
 /// Whether a failed program most likely ran out of memory under its limit.
@@ -343,22 +322,21 @@ mod tests {
         t
     }
 
-    fn sh(script: &str) -> CommandRunner {
-        CommandRunner::new("/bin/sh", vec![1e9]).args(["-c", script, "target"])
+    fn sh(script: &str) -> CommandTarget {
+        CommandTarget::new("/bin/sh").args(["-c", script, "target"])
     }
 
     #[test]
     fn arguments_stdin_and_env_carry_the_trial() {
         let t = trial();
         assert_eq!(
-            CommandRunner::trial_args(&t),
+            CommandTarget::trial_args(&t),
             ["--instance", "inst-1", "--seed", "7", "--x", "0.5", "--flag", "True"].map(String::from)
         );
         // The script echoes its arguments' values and the JSON seed back as costs.
         let r = sh(
             r#"read -r line; s=$(echo "$line" | sed 's/.*"seed":\([0-9]*\).*/\1/'); echo "cost=[$6, $s]""#,
         );
-        let r = CommandRunner { crash_cost: vec![1e9, 1e9], ..r };
         let v = r.run(&t);
         assert_eq!((v.status, v.cost.clone()), (StatusType::Success, vec![0.5, 7.0]), "{v:?}");
         let r = sh(r#"echo "$SMAC_TRIAL_JSON" | grep -q '"instance":"inst-1"' && echo cost=1"#);
@@ -369,7 +347,7 @@ mod tests {
     fn failures_are_classified() {
         let t = trial();
         let v = sh("echo oops >&2; exit 3").run(&t);
-        assert_eq!((v.status, v.cost.clone()), (StatusType::Crashed, vec![1e9]));
+        assert_eq!(v.status, StatusType::Crashed);
         assert!(
             v.error_message().unwrap().contains("status 3") && v.error_message().unwrap().contains("oops")
         );
@@ -381,7 +359,7 @@ mod tests {
         let v = sh("sleep 5 & sleep 5; echo cost=1").trial_walltime_limit(0.3).run(&t);
         assert_eq!(v.status, StatusType::Timeout, "{v:?}");
         assert!(started.elapsed() < Duration::from_secs(3), "the process group is killed, not waited for");
-        let v = CommandRunner::new("/nonexistent/program", vec![1.0]).run(&t);
+        let v = CommandTarget::new("/nonexistent/program").run(&t);
         assert!(v.error_message().unwrap().contains("cannot start"));
         let v = sh("echo 'cost=1; status=DONOTEXIST'").run(&t);
         assert_eq!(v.status, StatusType::Doesnotexist);

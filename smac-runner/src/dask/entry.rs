@@ -12,11 +12,12 @@
 //! payload, result path, a `u32` count and that many (name, file path) pairs, each section a
 //! `u32` big-endian length and its bytes.
 
-use crate::command::CommandRunner;
-use crate::executor::{runner_tag, RunnerDecoder};
-use crate::worker::{run_guarded, set_scattered, Worker, WORKER_ENV_VARS};
+use crate::command::CommandTarget;
+use crate::core::{ShippableTarget, TargetDecoder};
+use crate::worker::{set_scattered, Worker, WORKER_ENV_VARS};
 use serde::{Deserialize, Serialize};
-use smac_core::{StatusType, TrialInfo, TrialValue};
+use smac_core::{evaluate_trial, StatusType, TrialInfo, TrialValue};
+use std::any::TypeId;
 use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -30,14 +31,12 @@ pub(crate) const TRIAL_MAGIC: &[u8; 8] = b"SMACDT01";
 /// What the optimizer sends for one trial (bincode, inside the Dask task's arguments).
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct TrialRequest {
-    /// The runner type's tag ([`runner_tag`]).
+    /// The target type's declared name ([`ShippableTarget::NAME`]).
     pub tag: String,
     /// The trial.
     pub trial: TrialInfo,
     /// Memory limit of an in-process Rust target, MB above the process's size at start.
     pub memory_mb: Option<u64>,
-    /// Cost of a trial that fails before the runner is decoded.
-    pub crash_cost: Vec<f64>,
 }
 
 /// Why the entry point could not even report a failed trial.
@@ -74,7 +73,7 @@ pub fn serve_trial_if_requested(worker: Worker) {
 
 /// Runs the trial and exits the process when started in trial mode; returns otherwise.
 /// Called first thing by [`Worker::run_if_worker`], before any thread exists.
-pub(crate) fn run_trial_if_requested(decoders: &[(String, RunnerDecoder)]) {
+pub(crate) fn run_trial_if_requested(decoders: &[(String, TypeId, TargetDecoder)]) {
     if !is_trial_process() {
         return;
     }
@@ -94,48 +93,46 @@ pub(crate) fn run_trial_if_requested(decoders: &[(String, RunnerDecoder)]) {
     std::process::exit(code)
 }
 
-fn run(decoders: &[(String, RunnerDecoder)]) -> Result<(), EntryError> {
+fn run(decoders: &[(String, TypeId, TargetDecoder)]) -> Result<(), EntryError> {
     let mut raw = Vec::new();
     std::io::stdin().lock().read_to_end(&mut raw)?;
     let input = parse(&raw)?;
     drop(raw);
     exit_with_parent();
     let start = smac_core::trial::unix_now();
-    let value = evaluate(decoders, &input).unwrap_or_else(|(message, crash_cost)| {
-        TrialValue::failure(StatusType::Crashed, crash_cost, message, start)
-    });
+    let value = evaluate(decoders, &input)
+        .unwrap_or_else(|message| TrialValue::failure(StatusType::Crashed, message, start));
     let bytes = bincode::serialize(&value).map_err(|e| EntryError::Input(format!("cannot encode: {e}")))?;
     std::fs::write(&input.result, bytes)?;
     Ok(())
 }
 
-/// Decodes the runner, installs the scattered data and runs the trial; errors carry the
-/// message and crash cost of the failed trial.
-fn evaluate(decoders: &[(String, RunnerDecoder)], input: &Input) -> Result<TrialValue, (String, Vec<f64>)> {
+/// Decodes the target, installs the scattered data and runs the trial; an error is the
+/// message of the failed trial.
+fn evaluate(decoders: &[(String, TypeId, TargetDecoder)], input: &Input) -> Result<TrialValue, String> {
     let request: TrialRequest = bincode::deserialize(&input.request)
-        .map_err(|e| (format!("cannot decode the trial request (smac-rs version mismatch?): {e}"), vec![]))?;
-    let fail = |msg: String| (msg, request.crash_cost.clone());
-    let Some((_, decode)) = decoders.iter().find(|(t, _)| *t == request.tag) else {
-        let known: Vec<&str> = decoders.iter().map(|(t, _)| t.as_str()).collect();
-        return Err(fail(format!(
-            "this worker program cannot run runners of type {}; it serves {known:?}. Call \
+        .map_err(|e| format!("cannot decode the trial request (smac-rs version mismatch?): {e}"))?;
+    let Some((_, _, decode)) = decoders.iter().find(|(t, _, _)| *t == request.tag) else {
+        let known: Vec<&str> = decoders.iter().map(|(t, _, _)| t.as_str()).collect();
+        return Err(format!(
+            "this worker program cannot run targets of type '{}'; it serves {known:?}. Call \
              smac_runner::worker::serve_if_worker::<YourTarget>() first thing in its main",
             request.tag
-        )));
+        ));
     };
-    let runner = decode(&input.runner).map_err(fail)?;
+    let target = decode(&input.runner)?;
     for (name, path) in &input.scattered {
         let data = std::fs::read(path)
-            .map_err(|e| fail(format!("cannot read scattered data '{name}' from {}: {e}", path.display())))?;
+            .map_err(|e| format!("cannot read scattered data '{name}' from {}: {e}", path.display()))?;
         set_scattered(name.clone(), data);
     }
     // Command targets enforce their own limits on the program they start.
-    if let (Some(mb), false) = (request.memory_mb, request.tag == runner_tag::<CommandRunner>()) {
+    if let (Some(mb), false) = (request.memory_mb, request.tag == CommandTarget::NAME) {
         if let Err(e) = limit_address_space(mb) {
             tracing::warn!("cannot apply the memory limit of {mb} MB: {e}");
         }
     }
-    Ok(run_guarded(runner.as_ref(), &request.trial))
+    Ok(evaluate_trial(&*target, &request.trial))
 }
 
 fn parse(raw: &[u8]) -> Result<Input, EntryError> {

@@ -1,11 +1,12 @@
 //! Attach to an existing Dask cluster (dask-jobqueue, dask-mpi, `dask scheduler` + `dask
-//! worker`): [`DaskRunner`] drives a real `distributed.Client`, each trial one Dask task.
+//! worker`): [`DaskBackend`] drives a real `distributed.Client`, each trial one Dask task, as a
+//! backend of the runner core ([`crate::DaskStyleParallelRunner`]).
 //!
 //! # Shape
 //!
 //! ```text
 //!  optimizer (Rust) ──pipes──▶ sidecar (python, distributed.Client) ──▶ Dask scheduler ──▶ Dask workers
-//!     DaskRunner     frames                                                     │ task: run_trial
+//!     DaskBackend    frames                                                     │ task: run_trial
 //!                                                                               ▼
 //!                                               worker program, SMAC_DASK_TRIAL=1 (one process per trial)
 //! ```
@@ -33,23 +34,24 @@
 //! and fails in isolation: a crash in Python ends the sidecar, not the optimizer, and every
 //! trial in flight comes back as `Crashed` with the reason.
 //!
-//! # Why not a backend of [`crate::DaskStyleParallelRunner`]
+//! # One runner core
 //!
-//! That runner is built around our own scheduler's client (attachments, notice channels,
-//! per-worker runner shipping). A Dask cluster has its own scheduler, so the shared part is
-//! only the `Runner` contract; [`DaskRunner`] implements it directly with the same semantics
-//! (`patience`, free slots, crashed trials carry the error text).
+//! Pending trials, patience, free slots, retries of lost trials, GPU assignment and the
+//! reproducible order are the runner core's ([`crate::core`]), the same as on our own
+//! scheduler; this backend only submits tasks and turns the sidecar's reports into
+//! [`crate::core::BackendEvent`]s. Per-trial resource claims are passed to Dask as the task's
+//! `resources=`, and the usable threads are counted against them.
 
+mod backend;
 pub mod entry;
-mod runner;
 mod sidecar;
 mod wire;
 
+pub use backend::DaskBackend;
 pub use entry::{is_trial_process, serve_trial_if_requested, ENV_TRIAL};
-pub use runner::DaskRunner;
 pub use sidecar::SIDECAR_SCRIPT;
 
-use smac_core::{RunnerError, Scenario};
+use smac_core::RunnerError;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -92,7 +94,8 @@ impl DaskCluster {
     }
 }
 
-/// Options of a [`DaskRunner`].
+/// How to reach and use a Dask cluster; the run's own settings (patience, limits, resource
+/// claims) are the [`crate::ParallelOptions`] shared by every backend.
 #[derive(Clone, Debug)]
 pub struct DaskOptions {
     /// The Python that runs the sidecar: `$SMAC_DASK_PYTHON`, else `python3`.
@@ -100,14 +103,8 @@ pub struct DaskOptions {
     /// The worker program the Dask workers run, as a path on *their* filesystem (default: this
     /// executable, which must then call `serve_if_worker` first thing in `main`).
     pub worker_program: Option<PathBuf>,
-    /// How long `submit_trial` waits for a worker when the cluster has none (SMAC3's `patience`).
-    pub patience: Duration,
     /// How long to wait for the sidecar's Python, the scheduler (file) and scatters.
     pub connect_timeout: Duration,
-    /// Walltime limit per trial in seconds: the task kills the trial process (status `Timeout`).
-    pub trial_walltime_limit: Option<f64>,
-    /// Memory limit per trial in MB on in-process Rust targets (status `MemoryOut`).
-    pub trial_memory_limit: Option<u64>,
     /// Dask `retries` of a trial task that raised (e.g. the program is missing on one node).
     /// Tasks on workers that die are rescheduled by Dask regardless.
     pub retries: u32,
@@ -124,25 +121,11 @@ impl Default for DaskOptions {
         DaskOptions {
             python: std::env::var_os(ENV_PYTHON).map_or_else(|| PathBuf::from("python3"), PathBuf::from),
             worker_program: None,
-            patience: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(30),
-            trial_walltime_limit: None,
-            trial_memory_limit: None,
             retries: 1,
             broadcast_scatter: true,
             poll_interval: Duration::from_millis(250),
             env: BTreeMap::new(),
-        }
-    }
-}
-
-impl DaskOptions {
-    /// Default options with the scenario's per-trial limits.
-    pub fn from_scenario(scenario: &Scenario) -> Self {
-        DaskOptions {
-            trial_walltime_limit: scenario.trial_walltime_limit,
-            trial_memory_limit: scenario.trial_memory_limit,
-            ..Default::default()
         }
     }
 }
@@ -162,7 +145,7 @@ pub struct ClusterInfo {
     pub owned_cluster: bool,
 }
 
-/// Counters of a [`DaskRunner`].
+/// Counters of a [`DaskBackend`].
 #[derive(Clone, Debug, Default)]
 pub struct DaskStats {
     /// Trials submitted.
@@ -173,8 +156,8 @@ pub struct DaskStats {
     pub failed: u64,
     /// Trials submitted again because Dask cancelled their task under us.
     pub resubmitted: u64,
-    /// `client.scatter` calls per name (1 per [`DaskRunner::scatter`], plus rescatters; the
-    /// runner itself is scattered as `__smac_runner__`).
+    /// `client.scatter` calls per name (1 per scatter, plus rescatters; the target itself is
+    /// scattered as `__smac_target__`).
     pub scatter_calls: HashMap<String, u64>,
     /// Blobs scattered again because every worker holding them died.
     pub rescatters: HashMap<String, u64>,
@@ -187,7 +170,7 @@ pub struct DaskStats {
     pub max_workers: usize,
 }
 
-/// Why the Dask runner failed.
+/// Why the Dask backend failed.
 #[derive(Debug, Error)]
 pub enum DaskError {
     /// The Python interpreter could not be started.
@@ -232,10 +215,10 @@ pub enum DaskError {
         error: String,
     },
     /// Invalid options.
-    #[error("invalid Dask runner configuration: {0}")]
+    #[error("invalid Dask configuration: {0}")]
     Config(String),
     /// Pipe or file failure.
-    #[error("Dask runner I/O: {0}")]
+    #[error("Dask backend I/O: {0}")]
     Io(#[from] std::io::Error),
 }
 

@@ -34,6 +34,8 @@ pub(crate) enum Request {
         timeout_s: f64,
         /// How often the sidecar polls the scheduler for workers.
         poll_interval_s: f64,
+        /// Resources each trial claims: usable threads are counted against them.
+        claims: BTreeMap<String, f64>,
     },
     /// Scatter the one blob under `name`.
     Scatter {
@@ -58,6 +60,8 @@ pub(crate) enum Request {
         env: BTreeMap<String, String>,
         /// Dask `retries` for task exceptions.
         retries: u32,
+        /// Dask `resources=` of the task (e.g. `{"GPU": 1}`).
+        resources: BTreeMap<String, f64>,
     },
     /// Close our client (and a cluster we started), then exit.
     Close,

@@ -3,7 +3,7 @@
 //!
 //! Runner ids and trial sequence numbers are the client's own; the scheduler maps them to its
 //! global ids, so several clients never collide. The scheduler never decodes a runner payload:
-//! it forwards the bytes to workers that announced the runner's type tag.
+//! it forwards the bytes to workers that announced the target's declared name.
 
 use super::{Blob, TrialLimits, WireTrial};
 use crate::resources::Resources;
@@ -14,16 +14,14 @@ use smac_core::{ConfigSpace, TrialValue};
 /// Messages from a remote client to the scheduler.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum FromClient {
-    /// Registers a parallel runner with its serialized single-worker runner.
+    /// Registers a parallel runner with its serialized target.
     Attach {
         /// The client's id for the runner.
         runner_id: u64,
-        /// The runner type's tag ([`crate::executor::runner_tag`]).
+        /// The target type's declared name ([`crate::ShippableTarget::NAME`]).
         tag: String,
-        /// The bincode-serialized single-worker runner, opaque to the scheduler.
+        /// The bincode-serialized target, opaque to the scheduler.
         payload: Blob,
-        /// Cost of trials that fail outside the target (worker death, patience).
-        crash_cost: Vec<f64>,
         /// Limits workers enforce per trial.
         limits: TrialLimits,
         /// Resources each trial claims on its worker.
@@ -54,8 +52,10 @@ pub enum FromClient {
         /// Environment variables the worker sets while the trial runs.
         env: Vec<(String, String)>,
     },
-    /// Sends a named blob to every worker, present and future.
+    /// A named blob for the workers that run this runner's trials; freed when it detaches.
     Scatter {
+        /// The client's id for the runner the blob belongs to.
+        runner_id: u64,
         /// The name targets look the blob up by.
         name: String,
         /// The blob.
@@ -91,7 +91,7 @@ pub enum ToClient {
         /// Usable workers now.
         n: u64,
     },
-    /// A trial finished (or failed for good).
+    /// The target reported a value for a trial (success or its own failure).
     Result {
         /// The client's id for the runner.
         runner_id: u64,
@@ -99,5 +99,14 @@ pub enum ToClient {
         seq: u64,
         /// Its value.
         value: TrialValue,
+    },
+    /// A trial was lost with its worker (or found none); the client's runner decides what next.
+    Lost {
+        /// The client's id for the runner.
+        runner_id: u64,
+        /// The trial's sequence number.
+        seq: u64,
+        /// What happened.
+        reason: String,
     },
 }

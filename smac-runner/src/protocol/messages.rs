@@ -82,18 +82,18 @@ pub enum ToWorker {
     },
     /// Liveness signal; carries nothing.
     Heartbeat,
-    /// The serialized single-worker runner of one parallel runner, sent once per worker.
+    /// The serialized target of one parallel runner, sent once per worker.
     SetRunner {
         /// The parallel runner's id, repeated in each [`ToWorker::Run`].
         runner_id: u64,
-        /// The runner type's tag ([`crate::executor::runner_tag`]).
+        /// The target type's declared name ([`crate::ShippableTarget::NAME`]).
         tag: String,
-        /// The bincode-serialized single-worker runner.
+        /// The bincode-serialized target.
         payload: Blob,
         /// Limits to enforce on each trial.
         limits: TrialLimits,
     },
-    /// The parallel runner is gone; the worker may free its runner.
+    /// The parallel runner is gone; the worker frees its target and scattered data.
     DropRunner {
         /// The parallel runner's id.
         runner_id: u64,
@@ -105,8 +105,11 @@ pub enum ToWorker {
         /// The space.
         space: ConfigSpace,
     },
-    /// A named blob targets read with [`crate::worker::scattered`].
+    /// A named blob of one runner, which its targets read with [`crate::worker::scattered`];
+    /// sent before the runner's first trial on this worker, freed with [`ToWorker::DropRunner`].
     Scatter {
+        /// The runner the blob belongs to.
+        runner_id: u64,
         /// The name targets look the blob up by.
         name: String,
         /// The blob.
@@ -133,7 +136,7 @@ pub enum ToWorker {
 pub enum ToScheduler {
     /// Sent once after the handshake: what the worker can run and who it is.
     Hello {
-        /// Tags of the runner types the worker can decode.
+        /// Declared names of the target types the worker can decode.
         tags: Vec<String>,
         /// The worker's process id.
         pid: u32,
@@ -151,7 +154,7 @@ pub enum ToScheduler {
         /// The trial's value.
         value: TrialValue,
     },
-    /// The worker cannot run this runner (unknown type or undecodable payload).
+    /// The worker cannot run this runner's target (unknown type or undecodable payload).
     RunnerRejected {
         /// The runner's id.
         runner_id: u64,

@@ -30,7 +30,7 @@ use thiserror::Error;
 
 /// The protocol version carried by every frame; peers with another version are refused.
 /// Version 2 added remote clients, worker resources and per-trial environments.
-pub const PROTOCOL_VERSION: u8 = 2;
+pub const PROTOCOL_VERSION: u8 = 3;
 /// Default largest frame accepted (the length prefix included), 1 GiB.
 pub const DEFAULT_MAX_FRAME: usize = 1 << 30;
 /// Largest frame accepted before the handshake is verified.

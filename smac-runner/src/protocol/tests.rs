@@ -78,9 +78,9 @@ fn bad_frames_are_errors() {
     dec.push(&[0, 0, 0, 3, PROTOCOL_VERSION]);
     assert_eq!(dec.next_frame(), Ok(None), "truncated frames wait for more bytes");
     assert!(decode_message::<ToWorker>(&[200, 1, 2]).is_err());
-    let big = ToWorker::Scatter { name: "d".into(), data: Blob(Arc::from(vec![0u8; 200])) };
+    let big = ToWorker::Scatter { runner_id: 0, name: "d".into(), data: Blob(Arc::from(vec![0u8; 200])) };
     assert!(matches!(frame(&big, 100), Err(FrameError::Oversize { .. })));
-    let v = TrialValue::failure(StatusType::Crashed, vec![1.0], "boom", 0.0);
+    let v = TrialValue::failure(StatusType::Crashed, "boom", 0.0);
     assert!(frame(&ToScheduler::Result { key: 0, value: v }, 1000).is_ok());
 }
 
@@ -116,9 +116,8 @@ fn client_messages_round_trip_and_clients_are_told_apart_from_workers() {
     let out = vec![
         FromClient::Attach {
             runner_id: 1,
-            tag: "CommandRunner".into(),
+            tag: "smac.command".into(),
             payload: Blob(Arc::from(vec![1u8, 2, 3])),
-            crash_cost: vec![9.0],
             limits: TrialLimits::default(),
             resources: "GPU=1".parse().unwrap(),
             patience_ms: 500,
@@ -136,6 +135,7 @@ fn client_messages_round_trip_and_clients_are_told_apart_from_workers() {
         ToClient::Status { n_workers: 3, stats: Default::default() },
         ToClient::Workers { runner_id: 1, n: 2 },
         ToClient::Result { runner_id: 1, seq: 7, value: TrialValue::success(vec![0.5], 1.0) },
+        ToClient::Lost { runner_id: 1, seq: 8, reason: "worker died".into() },
     ];
     let mut bytes = Vec::new();
     for m in &out {

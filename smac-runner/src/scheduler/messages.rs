@@ -1,7 +1,7 @@
 //! What flows into and out of the scheduler task: its inbox ([`Msg`]), what it sends down
 //! worker links ([`Outgoing`]) and what it tells runners ([`Notice`], through a [`NoticeSink`]).
 
-use crate::executor::RunnerSpec;
+use crate::core::TargetSpec;
 use crate::protocol::{ToClient, ToScheduler};
 use crate::resources::Resources;
 use smac_core::{TrialInfo, TrialValue};
@@ -10,14 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-/// Environment variables set on the worker while one trial runs.
-pub(crate) type TrialEnv = Arc<[(String, String)]>;
+pub(crate) use crate::core::TrialEnv;
 
 /// What the scheduler sends down a worker link (TCP connection or in-process thread).
 pub(crate) enum Outgoing {
-    SetRunner(Arc<RunnerSpec>),
+    SetRunner(Arc<TargetSpec>),
     DropRunner(u64),
-    Scatter(String, Arc<[u8]>),
+    Scatter { runner_id: u64, name: String, data: Arc<[u8]> },
     Run { key: u64, runner_id: u64, trial: Arc<TrialInfo>, env: TrialEnv },
     Heartbeat,
     Shutdown,
@@ -45,8 +44,10 @@ impl Link {
 // Results are moved through the channel once; boxing them would add an allocation per trial.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Notice {
-    /// A trial finished (or failed for good).
-    Done { seq: u64, trial: TrialInfo, value: TrialValue },
+    /// The target reported a value (success or its own failure).
+    Done { seq: u64, value: TrialValue },
+    /// The trial was lost with its worker (or never found one); the runner decides what next.
+    Lost { seq: u64, reason: String },
     /// The number of usable workers changed.
     Workers,
 }
@@ -75,7 +76,8 @@ impl NoticeSink {
                 let runner_id = *runner_id;
                 let msg = match n {
                     // The client kept the trial; only its sequence number travels back.
-                    Notice::Done { seq, value, .. } => ToClient::Result { runner_id, seq, value },
+                    Notice::Done { seq, value } => ToClient::Result { runner_id, seq, value },
+                    Notice::Lost { seq, reason } => ToClient::Lost { runner_id, seq, reason },
                     Notice::Workers => {
                         ToClient::Workers { runner_id, n: slots.load(Ordering::Acquire) as u64 }
                     }
@@ -96,10 +98,10 @@ pub(crate) struct Hello {
 
 /// Everything the scheduler task reacts to.
 pub(crate) enum Msg {
-    Attach { spec: Arc<RunnerSpec>, notices: NoticeSink, slots: Arc<AtomicUsize>, patience: Duration },
+    Attach { spec: Arc<TargetSpec>, notices: NoticeSink, slots: Arc<AtomicUsize>, patience: Duration },
     Detach { runner_id: u64 },
     Submit { runner_id: u64, seq: u64, trial: TrialInfo, env: TrialEnv },
-    Scatter { name: String, data: Arc<[u8]> },
+    Scatter { runner_id: u64, name: String, data: Arc<[u8]> },
     Joined { worker_id: u64, link: Link, hello: Hello, closer: Option<oneshot::Sender<()>> },
     FromWorker { worker_id: u64, msg: ToScheduler },
     Gone { worker_id: u64, reason: String },

@@ -4,7 +4,7 @@
 //! talk to it through one channel ([`Msg`]), so there are no locks on the hot path: a submit is
 //! a channel send, dispatch pops an idle worker (O(1) while workers are compatible), and a
 //! result is a map removal plus a send back to the runner. Worker liveness (heartbeats),
-//! retries of trials lost with their worker, the walltime backstop and the patience for
+//! trials lost with their worker (reported to their runner, which decides on a retry), the walltime backstop and the patience for
 //! trials waiting without any worker are checked on a periodic tick.
 //!
 //! A trial goes to an idle worker that can decode its runner's type and whose resources cover
@@ -15,7 +15,7 @@ mod messages;
 
 pub(crate) use messages::{Hello, Link, Msg, Notice, NoticeSink, Outgoing, TrialEnv};
 
-use crate::executor::RunnerSpec;
+use crate::core::TargetSpec;
 use crate::protocol::{ToScheduler, DEFAULT_MAX_FRAME};
 use crate::resources::Resources;
 use crate::stats::{bump, Counters};
@@ -35,8 +35,6 @@ pub struct SchedulerConfig {
     pub heartbeat_timeout: Duration,
     /// Largest frame sent or accepted.
     pub max_frame: usize,
-    /// How often a trial whose worker died is retried before it is reported as crashed.
-    pub max_retries: u32,
     /// Time a connecting worker has to complete the handshake.
     pub handshake_timeout: Duration,
 }
@@ -47,7 +45,6 @@ impl Default for SchedulerConfig {
             heartbeat_interval: Duration::from_millis(500),
             heartbeat_timeout: Duration::from_secs(10),
             max_frame: DEFAULT_MAX_FRAME,
-            max_retries: 1,
             handshake_timeout: Duration::from_secs(10),
         }
     }
@@ -65,7 +62,9 @@ pub(crate) struct Shared {
 }
 
 struct RunnerEntry {
-    spec: Arc<RunnerSpec>,
+    spec: Arc<TargetSpec>,
+    /// Blobs this runner scattered: they belong to it and are freed when it detaches.
+    scattered: BTreeMap<String, Arc<[u8]>>,
     notices: NoticeSink,
     slots: Arc<AtomicUsize>,
     patience: Duration,
@@ -82,6 +81,8 @@ struct WorkerState {
     busy: Option<u64>,
     last_seen: Instant,
     runners_sent: HashSet<u64>,
+    /// Per runner, the scattered names this worker holds.
+    blobs_sent: HashMap<u64, HashSet<String>>,
     rejected: HashSet<u64>,
     /// Dropping it stops the connection's reader task.
     _closer: Option<oneshot::Sender<()>>,
@@ -92,8 +93,6 @@ struct Pending {
     seq: u64,
     trial: Arc<TrialInfo>,
     env: TrialEnv,
-    attempts: u32,
-    last_failure: Option<String>,
 }
 
 struct Running {
@@ -111,7 +110,6 @@ struct Scheduler {
     pending: VecDeque<Pending>,
     running: HashMap<u64, Running>,
     runners: HashMap<u64, RunnerEntry>,
-    scattered: BTreeMap<String, Arc<[u8]>>,
     next_key: u64,
     last_heartbeat: Instant,
     last_tick: Instant,
@@ -128,7 +126,6 @@ pub(crate) async fn run(mut rx: mpsc::UnboundedReceiver<Msg>, cfg: SchedulerConf
         pending: VecDeque::new(),
         running: HashMap::new(),
         runners: HashMap::new(),
-        scattered: BTreeMap::new(),
         next_key: 0,
         last_heartbeat: Instant::now(),
         last_tick: Instant::now(),
@@ -176,26 +173,22 @@ impl Scheduler {
                 let id = spec.id;
                 let tag = spec.tag.as_deref().unwrap_or("in-process runner");
                 tracing::info!(runner_id = id, runner = tag, claims = %spec.resources, "runner attached");
-                self.runners.insert(id, RunnerEntry { spec, notices, slots, patience, starved_since: None });
+                let entry = RunnerEntry {
+                    spec,
+                    scattered: BTreeMap::new(),
+                    notices,
+                    slots,
+                    patience,
+                    starved_since: None,
+                };
+                self.runners.insert(id, entry);
                 self.refresh_slots();
             }
             Msg::Detach { runner_id } => self.detach(runner_id),
-            Msg::Submit { runner_id, seq, trial, env } => self.pending.push_back(Pending {
-                runner_id,
-                seq,
-                trial: Arc::new(trial),
-                env,
-                attempts: 0,
-                last_failure: None,
-            }),
-            Msg::Scatter { name, data } => {
-                for w in self.workers.values() {
-                    if w.link.send(Outgoing::Scatter(name.clone(), data.clone())) {
-                        bump(&self.shared.stats.scatter_transfers);
-                    }
-                }
-                self.scattered.insert(name, data);
+            Msg::Submit { runner_id, seq, trial, env } => {
+                self.pending.push_back(Pending { runner_id, seq, trial: Arc::new(trial), env })
             }
+            Msg::Scatter { runner_id, name, data } => self.scatter(runner_id, name, data),
             Msg::Joined { worker_id, link, hello, closer } => self.join(worker_id, link, hello, closer),
             Msg::FromWorker { worker_id, msg } => self.on_worker_message(worker_id, msg),
             Msg::Gone { worker_id, reason } => self.remove_worker(worker_id, &reason),
@@ -204,13 +197,26 @@ impl Scheduler {
         true
     }
 
-    fn join(&mut self, worker_id: u64, link: Link, hello: Hello, closer: Option<oneshot::Sender<()>>) {
-        // Blobs go first: the link is FIFO, so no trial can overtake the data it may need.
-        for (name, data) in &self.scattered {
-            if link.send(Outgoing::Scatter(name.clone(), data.clone())) {
-                bump(&self.shared.stats.scatter_transfers);
+    /// Stores a runner's blob; workers that already hold the runner's target get it now
+    /// (again, when replaced), the others before their first trial of the runner.
+    fn scatter(&mut self, runner_id: u64, name: String, data: Arc<[u8]>) {
+        let Some(runner) = self.runners.get_mut(&runner_id) else {
+            tracing::warn!(runner_id, name, "scatter for a runner that is not attached; dropped");
+            return;
+        };
+        runner.scattered.insert(name.clone(), data.clone());
+        for w in self.workers.values_mut() {
+            if w.runners_sent.contains(&runner_id) {
+                let out = Outgoing::Scatter { runner_id, name: name.clone(), data: data.clone() };
+                if w.link.send(out) {
+                    bump(&self.shared.stats.scatter_transfers);
+                    w.blobs_sent.entry(runner_id).or_default().insert(name.clone());
+                }
             }
         }
+    }
+
+    fn join(&mut self, worker_id: u64, link: Link, hello: Hello, closer: Option<oneshot::Sender<()>>) {
         let thread = matches!(link, Link::Thread(_));
         let name = format!("{}:{}", hello.host, hello.pid);
         tracing::info!(worker_id, worker = %name, resources = %hello.resources, "worker joined");
@@ -225,6 +231,7 @@ impl Scheduler {
                 busy: None,
                 last_seen: Instant::now(),
                 runners_sent: HashSet::new(),
+                blobs_sent: HashMap::new(),
                 rejected: HashSet::new(),
                 _closer: closer,
             },
@@ -241,6 +248,7 @@ impl Scheduler {
         }
         self.pending.retain(|p| p.runner_id != runner_id);
         for w in self.workers.values_mut() {
+            w.blobs_sent.remove(&runner_id);
             if w.runners_sent.remove(&runner_id) {
                 w.link.send(Outgoing::DropRunner(runner_id));
             }
@@ -279,55 +287,35 @@ impl Scheduler {
         }
     }
 
-    /// Forgets a worker; its running trial is retried (bounded) or reported as crashed.
+    /// Forgets a worker; its running trial is reported lost to its runner.
     fn remove_worker(&mut self, worker_id: u64, reason: &str) {
         let Some(w) = self.workers.remove(&worker_id) else { return };
         tracing::warn!(worker_id, worker = %w.name, "worker lost: {reason}");
         bump(&self.shared.stats.workers_lost);
         self.shared.n_workers.store(self.workers.len(), Ordering::Release);
         if let Some(r) = w.busy.and_then(|key| self.running.remove(&key)) {
-            let mut p = r.pending;
-            let failure = format!("worker {} died while running this trial ({reason})", w.name);
-            if p.attempts < self.cfg.max_retries {
-                p.attempts += 1;
-                p.last_failure = Some(failure);
-                bump(&self.shared.stats.trials_retried);
-                tracing::warn!(seq = p.seq, attempt = p.attempts, "retrying the trial on another worker");
-                self.pending.push_front(p);
-            } else {
-                let crash = self.crash_cost(p.runner_id);
-                let msg = format!("{failure}; it was already retried {} time(s)", p.attempts);
-                self.deliver(
-                    p,
-                    TrialValue::failure(StatusType::Crashed, crash, msg, smac_core::trial::unix_now()),
-                );
-            }
+            bump(&self.shared.stats.trials_retried);
+            let why = format!("worker {} died while running this trial ({reason})", w.name);
+            self.lose(r.pending, why);
         }
         self.refresh_slots();
     }
 
-    fn crash_cost(&self, runner_id: u64) -> Vec<f64> {
-        self.runners.get(&runner_id).map(|r| r.spec.crash_cost.clone()).unwrap_or_default()
+    /// Tells a trial's runner that the trial was lost (no value from the target).
+    fn lose(&mut self, p: Pending, reason: String) {
+        if let Some(runner) = self.runners.get(&p.runner_id) {
+            runner.notices.send(Notice::Lost { seq: p.seq, reason });
+        }
     }
 
-    /// Hands a final value to the trial's runner.
-    fn deliver(&mut self, p: Pending, mut value: TrialValue) {
+    /// Hands a value from the target to the trial's runner.
+    fn deliver(&mut self, p: Pending, value: TrialValue) {
         let Some(runner) = self.runners.get(&p.runner_id) else { return };
-        if value.status != StatusType::Success && value.cost.len() != runner.spec.crash_cost.len() {
-            value.cost = runner.spec.crash_cost.clone();
-        }
-        if p.attempts > 0 {
-            value.additional_info.insert("retries".into(), p.attempts.into());
-            if let Some(f) = p.last_failure {
-                value.additional_info.insert("retry_reason".into(), f.into());
-            }
-        }
-        let trial = Arc::try_unwrap(p.trial).unwrap_or_else(|t| (*t).clone());
         bump(&self.shared.stats.trials_completed);
-        runner.notices.send(Notice::Done { seq: p.seq, trial, value });
+        runner.notices.send(Notice::Done { seq: p.seq, value });
     }
 
-    fn compatible(w: &WorkerState, spec: &RunnerSpec) -> bool {
+    fn compatible(w: &WorkerState, spec: &TargetSpec) -> bool {
         if w.rejected.contains(&spec.id) || !w.resources.satisfies(&spec.resources) {
             return false;
         }
@@ -381,7 +369,7 @@ impl Scheduler {
         }
     }
 
-    fn assign(&mut self, wid: u64, p: Pending, spec: &Arc<RunnerSpec>) {
+    fn assign(&mut self, wid: u64, p: Pending, spec: &Arc<TargetSpec>) {
         let key = self.next_key;
         self.next_key += 1;
         let w = self.workers.get_mut(&wid).expect("idle worker exists");
@@ -390,6 +378,19 @@ impl Scheduler {
             ok = w.link.send(Outgoing::SetRunner(spec.clone()));
             w.runners_sent.insert(spec.id);
             bump(&self.shared.stats.runner_transfers);
+            // The runner's blobs go before its first trial: the link is FIFO, so no trial can
+            // overtake the data it may need.
+            if let Some(r) = self.runners.get(&spec.id) {
+                let held = w.blobs_sent.entry(spec.id).or_default();
+                for (name, data) in &r.scattered {
+                    if held.insert(name.clone()) {
+                        let out =
+                            Outgoing::Scatter { runner_id: spec.id, name: name.clone(), data: data.clone() };
+                        ok = ok && w.link.send(out);
+                        bump(&self.shared.stats.scatter_transfers);
+                    }
+                }
+            }
         }
         ok = ok
             && w.link.send(Outgoing::Run {
@@ -461,10 +462,9 @@ impl Scheduler {
             let r = self.running.remove(&key).expect("listed");
             let limit =
                 self.runners.get(&r.pending.runner_id).and_then(|e| e.spec.limits.walltime_s).unwrap_or(0.0);
-            let crash = self.crash_cost(r.pending.runner_id);
             let start = smac_core::trial::unix_now() - now.duration_since(r.started).as_secs_f64();
             let msg = format!("the trial exceeded its walltime limit of {limit} s; its worker was retired");
-            self.deliver(r.pending, TrialValue::failure(StatusType::Timeout, crash, msg, start));
+            self.deliver(r.pending, TrialValue::failure(StatusType::Timeout, msg, start));
             self.remove_worker(r.worker, "it kept running a trial past its walltime limit");
         }
     }
@@ -482,21 +482,12 @@ impl Scheduler {
             let (expired, kept): (VecDeque<Pending>, VecDeque<Pending>) =
                 std::mem::take(&mut self.pending).into_iter().partition(|p| p.runner_id == runner_id);
             self.pending = kept;
-            let crash = self.crash_cost(runner_id);
             for p in expired {
-                let mut msg = format!("no worker could run this trial for {:.1} s (all workers died or none serves this runner)", waited.as_secs_f64());
-                if let Some(f) = &p.last_failure {
-                    msg = format!("{msg}; earlier: {f}");
-                }
-                self.deliver(
-                    p,
-                    TrialValue::failure(
-                        StatusType::Crashed,
-                        crash.clone(),
-                        msg,
-                        smac_core::trial::unix_now(),
-                    ),
+                let msg = format!(
+                    "no worker could run this trial for {:.1} s (all workers died or none serves this target)",
+                    waited.as_secs_f64()
                 );
+                self.lose(p, msg);
             }
         }
     }
@@ -506,15 +497,10 @@ impl Scheduler {
         for w in self.workers.values() {
             w.link.send(Outgoing::Shutdown);
         }
-        let now = smac_core::trial::unix_now();
         let lost: Vec<Pending> =
             self.running.drain().map(|(_, r)| r.pending).chain(self.pending.drain(..)).collect();
         for p in lost {
-            let crash = self.crash_cost(p.runner_id);
-            self.deliver(
-                p,
-                TrialValue::failure(StatusType::Crashed, crash, "the cluster was shut down", now),
-            );
+            self.lose(p, "the cluster was shut down".into());
         }
         self.workers.clear();
         self.shared.n_workers.store(0, Ordering::Release);

@@ -51,9 +51,9 @@ pub fn processes(n: usize) -> LocalClusterBuilder {
         .startup_timeout(Duration::from_secs(20))
 }
 
-/// A single-worker runner of the test target.
-pub fn single(mode: Mode) -> smac_core::TargetFunctionRunner<TestTarget> {
-    smac_core::TargetFunctionRunner::new(TestTarget { mode }, vec![1000.0])
+/// The test target in `mode`.
+pub fn single(mode: Mode) -> TestTarget {
+    TestTarget { mode }
 }
 
 /// Waits for `n` results, failing the test after `timeout`.

@@ -1,7 +1,7 @@
 //! Real processes for cluster tests: an `smac-scheduler` and `smac-worker`s, each in its own
 //! process group and killed (with everything it started) when dropped.
 
-use smac_runner::{Client, CommandRunner};
+use smac_runner::{Client, CommandTarget};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -109,8 +109,8 @@ impl Scheduler {
 }
 
 /// A command target sleeping 100-300 ms (by `x`) that reports the worker that ran it.
-pub fn nap() -> CommandRunner {
-    CommandRunner::new(super::WORKER, vec![99.0]).args(["cmd", "nap"])
+pub fn nap() -> CommandTarget {
+    CommandTarget::new(super::WORKER).args(["cmd", "nap"])
 }
 
 /// The pid of the worker process that ran a `nap` trial.

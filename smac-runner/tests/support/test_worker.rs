@@ -3,7 +3,7 @@
 //! As a worker (started by a `LocalCluster`), it serves [`TestTarget`], whose modes misbehave
 //! on purpose: sleep, panic, fail, return NaN, hang, allocate, read scattered data, or kill
 //! their own process, or report an env var. Run as `smac-test-worker cmd MODE --x V [--seed S] ...`, it is a command
-//! target for `CommandRunner` tests.
+//! target for `CommandTarget` tests.
 
 use serde::{Deserialize, Serialize};
 use smac_core::{TargetFunction, TargetOutput, TrialInfo};
@@ -45,6 +45,10 @@ pub struct TestTarget {
 
 fn info(pairs: &[(&str, serde_json::Value)]) -> smac_core::trial::AdditionalInfo {
     pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+}
+
+impl smac_runner::ShippableTarget for TestTarget {
+    const NAME: &'static str = "smac-test.target";
 }
 
 impl TargetFunction for TestTarget {

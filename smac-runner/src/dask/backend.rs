@@ -1,47 +1,43 @@
-//! [`DaskRunner`]: the `Runner` that submits each trial as a Dask task through the sidecar.
+//! [`DaskBackend`]: trials as tasks on a Dask cluster, through the sidecar.
 
 use super::entry::TrialRequest;
 use super::sidecar::{Incoming, Sidecar};
 use super::wire::{Event, LocalSpec, Request};
 use super::{ClusterInfo, DaskCluster, DaskError, DaskOptions, DaskStats};
-use crate::executor::{runner_tag, ShippableRunner};
-use smac_core::trial::unix_now;
-use smac_core::{Runner, RunnerError, StatusType, TrialInfo, TrialValue};
-use std::collections::{HashMap, VecDeque};
+use crate::core::{Backend, BackendEvent, ParallelOptions, ShippableTarget, TrialEnv};
+use smac_core::{RunnerError, StatusType, TrialInfo, TrialValue};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::RecvTimeoutError;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Name under which the serialized single-worker runner is scattered.
-const RUNNER_BLOB: &str = "__smac_runner__";
+/// Name under which the serialized target is scattered.
+const TARGET_BLOB: &str = "__smac_target__";
 /// Extra time for Python to start and import `distributed` before the connection timeout runs.
 const IMPORT_GRACE: Duration = Duration::from_secs(30);
 /// How long `close` waits for the sidecar to close its client (and a cluster it started).
 const CLOSE_GRACE: Duration = Duration::from_secs(30);
 
-/// A submitted trial waiting for its result.
-struct Pending {
-    trial: TrialInfo,
-    start: f64,
-}
-
 /// Runs trials as tasks on a Dask cluster (SMAC3's `DaskParallelRunner` with a user client).
 ///
-/// Build it with a shippable single-worker runner, a [`DaskCluster`] and [`DaskOptions`]; hand
-/// it to the SMBO loop like any `Runner`. Closing it closes our client connection only, and a
-/// cluster only if it was a [`DaskCluster::Local`] we started.
-pub struct DaskRunner {
+/// Hand it to [`crate::DaskStyleParallelRunner::new`] like any backend. Closing it closes our
+/// client connection only, and a cluster only if it was a [`DaskCluster::Local`] we started.
+pub struct DaskBackend {
     sidecar: Sidecar,
     options: DaskOptions,
     exe: String,
     tag: String,
-    crash_cost: Vec<f64>,
+    walltime_limit: Option<f64>,
+    memory_limit: Option<u64>,
+    resources: BTreeMap<String, f64>,
     info: ClusterInfo,
-    next_seq: u64,
-    pending: HashMap<u64, Pending>,
-    ready: VecDeque<(TrialInfo, TrialValue)>,
     scatter_names: Vec<String>,
     stats: DaskStats,
+    /// Trials submitted and not yet reported (for the sidecar-exit accounting).
+    in_flight: HashMap<u64, f64>,
+    /// Events decoded while waiting for a control message.
+    queued: VecDeque<BackendEvent>,
     /// Dask workers at the last report.
     last_workers: usize,
     /// Why the sidecar is gone, once it is.
@@ -49,27 +45,28 @@ pub struct DaskRunner {
     closed: bool,
 }
 
-impl std::fmt::Debug for DaskRunner {
+impl std::fmt::Debug for DaskBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DaskRunner")
-            .field("runner", &self.tag)
+        f.debug_struct("DaskBackend")
+            .field("target", &self.tag)
             .field("scheduler", &self.info.scheduler)
-            .field("in_flight", &self.pending.len())
             .field("threads", &self.sidecar.live.threads.load(Ordering::Relaxed))
             .finish()
     }
 }
 
-impl DaskRunner {
-    /// Connects to `cluster` and ships `single_worker` (scattered once); fails with a clear
-    /// [`DaskError`] when Python, `distributed` or the scheduler cannot be reached.
-    pub fn new<R: ShippableRunner>(
-        single_worker: R,
+impl DaskBackend {
+    /// Connects to `cluster` and ships `target` (scattered once); fails with a clear
+    /// [`DaskError`] when Python, `distributed` or the scheduler cannot be reached. The run's
+    /// per-trial limits and resource claims come from `parallel`.
+    pub fn connect<T: ShippableTarget>(
+        target: &T,
         cluster: DaskCluster,
         options: DaskOptions,
+        parallel: &ParallelOptions,
     ) -> Result<Self, DaskError> {
-        let payload = bincode::serialize(&single_worker)
-            .map_err(|e| DaskError::Config(format!("cannot serialize the single-worker runner: {e}")))?;
+        let payload = bincode::serialize(target)
+            .map_err(|e| DaskError::Config(format!("cannot serialize the target '{}': {e}", T::NAME)))?;
         let exe = match &options.worker_program {
             Some(p) => p.clone(),
             None => std::env::current_exe()?,
@@ -79,34 +76,26 @@ impl DaskRunner {
             .ok_or_else(|| DaskError::Config(format!("worker program path {} is not UTF-8", exe.display())))?
             .to_string();
         let sidecar = Sidecar::spawn(&options.python)?;
-        let mut runner = DaskRunner {
+        let mut backend = DaskBackend {
             sidecar,
             exe,
-            tag: runner_tag::<R>(),
-            crash_cost: single_worker.crash_cost(),
+            tag: T::NAME.to_string(),
+            walltime_limit: parallel.trial_walltime_limit,
+            memory_limit: parallel.trial_memory_limit,
+            resources: parallel.resources.iter().map(|(k, v)| (k.to_string(), v)).collect(),
             info: ClusterInfo::default(),
-            next_seq: 0,
-            pending: HashMap::new(),
-            ready: VecDeque::new(),
             scatter_names: Vec::new(),
             stats: DaskStats::default(),
+            in_flight: HashMap::new(),
+            queued: VecDeque::new(),
             last_workers: 0,
             dead: None,
             closed: false,
             options,
         };
-        runner.handshake(cluster)?;
-        runner.scatter_blob(RUNNER_BLOB, &payload)?;
-        Ok(runner)
-    }
-
-    /// Like [`DaskRunner::new`] with the scenario's per-trial limits.
-    pub fn from_scenario<R: ShippableRunner>(
-        single_worker: R,
-        scenario: &smac_core::Scenario,
-        cluster: DaskCluster,
-    ) -> Result<Self, DaskError> {
-        Self::new(single_worker, cluster, DaskOptions::from_scenario(scenario))
+        backend.handshake(cluster)?;
+        backend.scatter_blob(TARGET_BLOB, &payload)?;
+        Ok(backend)
     }
 
     fn handshake(&mut self, cluster: DaskCluster) -> Result<(), DaskError> {
@@ -139,6 +128,7 @@ impl DaskRunner {
             local,
             timeout_s: self.options.connect_timeout.as_secs_f64(),
             poll_interval_s: self.options.poll_interval.as_secs_f64(),
+            claims: self.resources.clone(),
         };
         self.sidecar.send(&connect, &[])?;
         match self.next_control(self.options.connect_timeout * 2, "connecting to the scheduler")? {
@@ -156,20 +146,6 @@ impl DaskRunner {
             Event::Fatal { error, .. } => Err(DaskError::Connect(error)),
             other => Err(DaskError::Protocol(format!("expected connected, got {other:?}"))),
         }
-    }
-
-    /// Sends `data` once to the cluster (`client.scatter`, broadcast); every later trial gets
-    /// it, readable on the worker as [`crate::worker::scattered`]`(name)`.
-    pub fn scatter(&mut self, name: impl Into<String>, data: impl AsRef<[u8]>) -> Result<(), DaskError> {
-        let name = name.into();
-        if name == RUNNER_BLOB {
-            return Err(DaskError::Config(format!("the name {RUNNER_BLOB} is reserved")));
-        }
-        self.scatter_blob(&name, data.as_ref())?;
-        if !self.scatter_names.contains(&name) {
-            self.scatter_names.push(name);
-        }
-        Ok(())
     }
 
     fn scatter_blob(&mut self, name: &str, data: &[u8]) -> Result<(), DaskError> {
@@ -196,25 +172,6 @@ impl DaskRunner {
         }
     }
 
-    /// Blocks until the cluster has at least `n` workers (a batch cluster's jobs may take a
-    /// while to start); trials can be submitted before, `patience` then applies.
-    pub fn wait_for_workers(&mut self, n: usize, timeout: Duration) -> Result<(), DaskError> {
-        let deadline = Instant::now() + timeout;
-        while self.n_workers() < n {
-            self.check_alive()?;
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(DaskError::Timeout(timeout, "waiting for Dask workers"));
-            }
-            if let Ok(incoming) = self.sidecar.events.recv_timeout(left.min(Duration::from_millis(100))) {
-                if let Some(event) = self.handle(incoming) {
-                    tracing::warn!("unexpected message from the Dask sidecar: {event:?}");
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// The cluster we are attached to.
     pub fn cluster_info(&self) -> &ClusterInfo {
         &self.info
@@ -223,17 +180,6 @@ impl DaskRunner {
     /// The runner's counters.
     pub fn stats(&self) -> DaskStats {
         self.stats.clone()
-    }
-
-    /// Dask workers connected to the scheduler right now.
-    pub fn n_workers(&self) -> usize {
-        self.sidecar.live.workers.load(Ordering::Acquire)
-    }
-
-    /// Trials submitted whose result has not reached the sidecar's pipe yet.
-    fn in_flight(&self) -> usize {
-        let finished = self.sidecar.live.finished.load(Ordering::Acquire);
-        (self.stats.submitted.saturating_sub(finished)) as usize
     }
 
     fn check_alive(&self) -> Result<(), DaskError> {
@@ -265,7 +211,7 @@ impl DaskRunner {
         }
     }
 
-    /// Applies a trial or cluster event; returns control messages to the caller.
+    /// Turns a sidecar message into a backend event (queued), or returns a control message.
     fn handle(&mut self, incoming: Incoming) -> Option<Event> {
         let (event, blobs) = match incoming {
             Incoming::Event(e, b) => (e, b),
@@ -289,35 +235,29 @@ impl DaskRunner {
                     tracing::warn!("cannot reach the Dask scheduler: {e}");
                 }
                 self.stats.max_workers = self.stats.max_workers.max(workers);
+                self.queued.push_back(BackendEvent::Workers);
             }
             Event::Done { seq, worker, materialized } => {
-                let value = blobs
-                    .first()
-                    .ok_or_else(|| "no value".to_string())
-                    .and_then(|b| bincode::deserialize::<TrialValue>(b).map_err(|e| e.to_string()));
                 for name in materialized {
                     *self.stats.materializations.entry(name).or_default() += 1;
                 }
                 self.stats.completed += 1;
-                self.finish(seq, worker, |p, this| match value {
-                    Ok(mut v) => {
-                        if v.status != StatusType::Success && v.cost.len() != this.crash_cost.len() {
-                            v.cost = this.crash_cost.clone();
-                        }
-                        v
-                    }
-                    Err(e) => {
-                        this.failure(StatusType::Crashed, format!("undecodable trial value: {e}"), p.start)
-                    }
+                let value = blobs
+                    .first()
+                    .ok_or_else(|| "no value".to_string())
+                    .and_then(|b| bincode::deserialize::<TrialValue>(b).map_err(|e| e.to_string()));
+                let start = self.in_flight.get(&seq).copied().unwrap_or_else(smac_core::trial::unix_now);
+                let value = value.unwrap_or_else(|e| {
+                    TrialValue::failure(StatusType::Crashed, format!("undecodable trial value: {e}"), start)
                 });
+                self.finish(seq, worker, value);
             }
             Event::Failed { seq, kind, error, returncode, stderr, worker } => {
                 self.stats.failed += 1;
                 let at = worker.as_deref().map(|w| format!(" on Dask worker {w}")).unwrap_or_default();
-                self.finish(seq, worker.clone(), |p, this| {
-                    let (status, message) = this.classify(&kind, &error, returncode, stderr.as_deref(), &at);
-                    this.failure(status, message, p.start)
-                });
+                let (status, message) = self.classify(&kind, &error, returncode, stderr.as_deref(), &at);
+                let start = self.in_flight.get(&seq).copied().unwrap_or_else(smac_core::trial::unix_now);
+                self.finish(seq, worker, TrialValue::failure(status, message, start));
             }
             Event::Resubmitted { seq, reason } => {
                 self.stats.resubmitted += 1;
@@ -337,22 +277,15 @@ impl DaskRunner {
         None
     }
 
-    /// Moves a trial from pending to ready with the value `make` builds.
-    fn finish(&mut self, seq: u64, worker: Option<String>, make: impl FnOnce(&Pending, &Self) -> TrialValue) {
-        let Some(p) = self.pending.remove(&seq) else {
+    fn finish(&mut self, seq: u64, worker: Option<String>, value: TrialValue) {
+        if self.in_flight.remove(&seq).is_none() {
             tracing::warn!(seq, "result for an unknown trial; ignored");
             return;
-        };
-        let value = make(&p, self);
+        }
         if let Some(w) = worker {
             *self.stats.trials_per_worker.entry(w).or_default() += 1;
         }
-        tracing::debug!(seq, status = ?value.status, cost = ?value.cost, "trial finished on Dask");
-        self.ready.push_back((p.trial, value));
-    }
-
-    fn failure(&self, status: StatusType, message: String, start: f64) -> TrialValue {
-        TrialValue::failure(status, self.crash_cost.clone(), message, start)
+        self.queued.push_back(BackendEvent::Finished { seq, value });
     }
 
     /// The status and message of a trial that came back without a value.
@@ -367,7 +300,7 @@ impl DaskRunner {
         let tail = stderr.unwrap_or("").trim();
         match kind {
             "timeout" => {
-                let limit = self.options.trial_walltime_limit.unwrap_or(0.0);
+                let limit = self.walltime_limit.unwrap_or(0.0);
                 (StatusType::Timeout, format!("the trial exceeded its walltime limit of {limit} s{at}"))
             }
             "exit" => {
@@ -376,8 +309,9 @@ impl DaskRunner {
                     Some(c) => format!("exited with status {c}"),
                     None => "ended".to_string(),
                 };
+                // Rust's allocator reports a refused allocation like this (RLIMIT_AS).
                 let memory = tail.contains("memory allocation of") || tail.contains("out of memory");
-                match self.options.trial_memory_limit {
+                match self.memory_limit {
                     Some(mb) if memory => (
                         StatusType::MemoryOut,
                         format!("the trial ran out of memory under its limit of {mb} MB{at}; stderr: {tail}"),
@@ -392,149 +326,118 @@ impl DaskRunner {
         }
     }
 
-    /// The sidecar is gone: every trial in flight comes back crashed, never lost.
+    /// The sidecar is gone: every trial in flight is lost (not the target's failure).
     fn sidecar_exited(&mut self, why: String) {
-        if self.closed && self.pending.is_empty() {
+        if self.closed && self.in_flight.is_empty() {
             return;
         }
         tracing::error!("the Dask sidecar exited: {why}");
-        let message = format!("the Dask sidecar exited before the trial finished: {why}");
-        for (_, p) in std::mem::take(&mut self.pending) {
-            let v = self.failure(StatusType::Crashed, message.clone(), p.start);
-            self.ready.push_back((p.trial, v));
+        for (seq, _) in std::mem::take(&mut self.in_flight) {
+            let reason = format!("the Dask sidecar exited before the trial finished: {why}");
+            self.queued.push_back(BackendEvent::Lost { seq, reason });
         }
         self.dead = Some(why);
     }
+}
 
-    /// Handles every event already queued, without blocking.
-    fn pump(&mut self) {
-        while let Ok(incoming) = self.sidecar.events.try_recv() {
+impl Backend for DaskBackend {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn describe(&self) -> String {
+        format!("Dask scheduler {} running '{}'", self.info.scheduler, self.tag)
+    }
+
+    fn capacity(&self) -> usize {
+        if self.dead.is_some() || self.closed {
+            return 0;
+        }
+        self.sidecar.live.threads.load(Ordering::Acquire)
+    }
+
+    fn n_workers(&self) -> usize {
+        self.sidecar.live.workers.load(Ordering::Acquire)
+    }
+
+    fn submit(&mut self, seq: u64, trial: &TrialInfo, env: &TrialEnv) -> Result<(), RunnerError> {
+        self.check_alive()?;
+        let request =
+            TrialRequest { tag: self.tag.clone(), trial: trial.clone(), memory_mb: self.memory_limit };
+        let bytes = bincode::serialize(&request)
+            .map_err(|e| RunnerError::Other(format!("cannot serialize the trial: {e}")))?;
+        let mut trial_env = self.options.env.clone();
+        trial_env.extend(env.iter().cloned());
+        let submit = Request::Submit {
+            seq,
+            exe: self.exe.clone(),
+            runner: TARGET_BLOB.to_string(),
+            scatter: self.scatter_names.clone(),
+            // A little slack over the limit for the process start; the target is killed after.
+            timeout_s: self.walltime_limit.map(|s| s + 1.0),
+            env: trial_env,
+            retries: self.options.retries,
+            resources: self.resources.clone(),
+        };
+        self.sidecar.send(&submit, &[&bytes])?;
+        self.stats.submitted += 1;
+        self.in_flight.insert(seq, smac_core::trial::unix_now());
+        tracing::debug!(seq, "submitted a trial to Dask");
+        Ok(())
+    }
+
+    fn next_event(&mut self, timeout: Option<Duration>) -> Result<Option<BackendEvent>, RunnerError> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            if let Some(e) = self.queued.pop_front() {
+                return Ok(Some(e));
+            }
+            let incoming = match deadline {
+                Some(d) => {
+                    match self.sidecar.events.recv_timeout(d.saturating_duration_since(Instant::now())) {
+                        Ok(i) => i,
+                        Err(RecvTimeoutError::Timeout) => return Ok(None),
+                        Err(RecvTimeoutError::Disconnected) => {
+                            self.sidecar_exited(self.sidecar.last_words());
+                            return Ok(self.queued.pop_front());
+                        }
+                    }
+                }
+                None => match self.sidecar.events.recv() {
+                    Ok(i) => i,
+                    Err(_) => {
+                        self.sidecar_exited(self.sidecar.last_words());
+                        return self.queued.pop_front().map(Some).ok_or(RunnerError::Closed);
+                    }
+                },
+            };
             if let Some(event) = self.handle(incoming) {
                 tracing::warn!("unexpected message from the Dask sidecar: {event:?}");
             }
         }
     }
 
-    /// Blocks for one event, at most `timeout`; `false` on timeout.
-    fn recv_one(&mut self, timeout: Option<Duration>) -> Result<bool, RunnerError> {
-        let incoming = match timeout {
-            Some(t) => match self.sidecar.events.recv_timeout(t) {
-                Ok(i) => i,
-                Err(RecvTimeoutError::Timeout) => return Ok(false),
-                Err(RecvTimeoutError::Disconnected) => return Err(RunnerError::Closed),
-            },
-            None => self.sidecar.events.recv().map_err(|_| RunnerError::Closed)?,
-        };
-        if let Some(event) = self.handle(incoming) {
-            tracing::warn!("unexpected message from the Dask sidecar: {event:?}");
+    fn scatter(&mut self, name: &str, data: Arc<[u8]>) -> Result<(), RunnerError> {
+        self.scatter_blob(name, &data)?;
+        if !self.scatter_names.iter().any(|n| n == name) {
+            self.scatter_names.push(name.to_string());
         }
-        Ok(true)
-    }
-
-    /// Waits for a free thread: for a completion while all are busy (like SMAC3, without
-    /// limit), for a worker to join for at most the patience when the cluster has none.
-    fn wait_for_worker(&mut self) -> Result<(), RunnerError> {
-        let start = Instant::now();
-        loop {
-            self.check_alive()?;
-            let threads = self.sidecar.live.threads.load(Ordering::Acquire);
-            if threads > self.in_flight() {
-                return Ok(());
-            }
-            if threads > 0 {
-                self.recv_one(None)?;
-                continue;
-            }
-            let waited = start.elapsed();
-            if waited >= self.options.patience {
-                return Err(RunnerError::NoWorkerAvailable {
-                    patience_s: self.options.patience.as_secs_f64(),
-                    detail: format!(
-                        "the Dask scheduler {} has no workers; {} trial(s) in flight",
-                        self.info.scheduler,
-                        self.pending.len()
-                    ),
-                });
-            }
-            self.recv_one(Some(self.options.patience - waited))?;
-        }
-    }
-}
-
-impl Runner for DaskRunner {
-    fn submit_trial(&mut self, trial: TrialInfo) -> Result<(), RunnerError> {
-        if self.closed {
-            return Err(RunnerError::Closed);
-        }
-        self.pump();
-        self.wait_for_worker()?;
-        let request = TrialRequest {
-            tag: self.tag.clone(),
-            trial: trial.clone(),
-            memory_mb: self.options.trial_memory_limit,
-            crash_cost: self.crash_cost.clone(),
-        };
-        let bytes = bincode::serialize(&request)
-            .map_err(|e| RunnerError::Other(format!("cannot serialize the trial: {e}")))?;
-        let seq = self.next_seq;
-        let submit = Request::Submit {
-            seq,
-            exe: self.exe.clone(),
-            runner: RUNNER_BLOB.to_string(),
-            scatter: self.scatter_names.clone(),
-            // A little slack over the limit for the process start; the target is killed after.
-            timeout_s: self.options.trial_walltime_limit.map(|s| s + 1.0),
-            env: self.options.env.clone(),
-            retries: self.options.retries,
-        };
-        self.sidecar.send(&submit, &[&bytes])?;
-        self.next_seq += 1;
-        self.stats.submitted += 1;
-        self.pending.insert(seq, Pending { trial, start: unix_now() });
-        tracing::debug!(seq, "submitted a trial to Dask");
         Ok(())
     }
 
-    fn iter_results(&mut self) -> Vec<(TrialInfo, TrialValue)> {
-        self.pump();
-        self.ready.drain(..).collect()
+    fn is_alive(&self) -> bool {
+        self.dead.is_none() && !self.closed
     }
 
-    fn wait(&mut self, timeout: Option<Duration>) -> Result<(), RunnerError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        loop {
-            self.pump();
-            if !self.ready.is_empty() || self.pending.is_empty() {
-                return Ok(());
-            }
-            let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            if remaining == Some(Duration::ZERO) {
-                return Ok(());
-            }
-            self.recv_one(remaining)?;
-        }
-    }
-
-    fn is_running(&self) -> bool {
-        !self.pending.is_empty() || !self.ready.is_empty()
-    }
-
-    fn count_available_workers(&self) -> usize {
-        if self.dead.is_some() || self.closed {
-            return 0;
-        }
-        self.sidecar.live.threads.load(Ordering::Acquire).saturating_sub(self.in_flight())
-    }
-
-    fn close(&mut self) -> Result<(), RunnerError> {
+    fn close(&mut self) {
         if self.closed {
-            return Ok(());
+            return;
         }
         self.closed = true;
-        if !self.pending.is_empty() {
+        if !self.in_flight.is_empty() {
             tracing::warn!(
-                n = self.pending.len(),
-                "closing the Dask runner with trials in flight; they are cancelled"
+                n = self.in_flight.len(),
+                "closing the Dask backend with trials in flight; they are cancelled"
             );
         }
         // Closes our client only; a cluster we did not start keeps running.
@@ -544,14 +447,13 @@ impl Runner for DaskRunner {
             completed = self.stats.completed,
             failed = self.stats.failed,
             resubmitted = self.stats.resubmitted,
-            "closed the Dask runner"
+            "closed the Dask backend"
         );
-        Ok(())
     }
 }
 
-impl Drop for DaskRunner {
+impl Drop for DaskBackend {
     fn drop(&mut self) {
-        let _ = self.close();
+        self.close();
     }
 }
