@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod benchmarks;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod facade;
 

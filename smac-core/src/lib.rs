@@ -23,20 +23,20 @@ pub use initial_design::{DesignKind, InitialDesign};
 pub mod callback;
 pub mod config_selector;
 pub mod error;
-pub mod facade;
 pub mod intensifier;
 pub mod run_directory;
 pub mod smbo;
+pub mod smbo_builder;
 
 pub use callback::{Callback, RunState};
 pub use config_selector::{ConfigGenerator, ConfigSelector};
 pub use error::SmacError;
-pub use facade::SmboBuilder;
 pub use intensifier::{
     FullEvaluationIntensifier, Hyperband, Intensifier, NextTrial, RacingIntensifier, SuccessiveHalving,
 };
 pub use run_directory::{OptimizationState, RunDirectory, TrajectoryEntry};
 pub use smbo::{Smbo, SmboParts};
+pub use smbo_builder::SmboBuilder;
 pub mod acquisition;
 pub mod encoder;
 pub mod json_compat;

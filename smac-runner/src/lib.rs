@@ -46,33 +46,27 @@
 
 #![warn(missing_docs)]
 
+// One folder per role: the runner core, its backends, the scheduler side, the worker side,
+// the client side (handles to a scheduler and local clusters) and the wire protocol.
 pub mod backends;
 pub mod client;
-mod client_conn;
 pub mod command;
-mod connection;
 pub mod core;
-pub mod dask;
-pub mod gpu;
-pub mod launch;
-pub mod local;
 pub mod protocol;
-pub mod remote;
 pub mod resources;
-mod scatter;
 pub mod scheduler;
-mod stats;
-mod watchdog;
 pub mod worker;
-mod worker_config;
 
+pub use backends::dask;
 pub use backends::{ClusterBackend, ClusterConfig, Placement};
-pub use client::Client;
+pub use client::{local, remote, Client};
 pub use command::CommandTarget;
+pub use core::gpu;
 pub use core::{Backend, BackendEvent, DaskStyleParallelRunner, ParallelOptions, ShippableTarget};
 pub use local::{LocalCluster, LocalClusterBuilder};
 pub use remote::ConnectError;
 pub use resources::Resources;
+pub use scheduler::stats::SchedulerStats;
 pub use scheduler::SchedulerConfig;
 pub use smac_core::{Runner, RunnerError};
-pub use stats::SchedulerStats;
+pub use worker::launch;

@@ -28,8 +28,10 @@ fn shippable_targets_closures_and_scatter_work_on_threads() {
         assert_eq!((v.status, v.cost[0]), (StatusType::Success, 1234.0), "{v:?}");
         assert_eq!(v.additional_info["receipts"], serde_json::json!(1));
     }
-    assert_eq!(client.stats().scatter_transfers, 3);
-    assert_eq!(client.stats().runner_transfers, 3);
+    // Each thread that ran trials of this runner got its target and its blob exactly once.
+    let stats = client.stats();
+    assert!((1..=3).contains(&stats.runner_transfers), "{stats:?}");
+    assert_eq!(stats.scatter_transfers, stats.runner_transfers, "{stats:?}");
 
     // A closure (not serializable) runs in process; panics become crashed trials.
     let f = |t: &TrialInfo| {

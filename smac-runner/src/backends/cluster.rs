@@ -5,12 +5,12 @@
 //! and results come back on a channel of [`Notice`]s, so the core's round trip stays at tens of
 //! microseconds.
 
+use crate::client::local::LocalCluster;
 use crate::client::{Attachment, Client};
 use crate::core::{Backend, BackendEvent, ParallelOptions, ShippableTarget, TargetSpec, TrialEnv};
-use crate::local::LocalCluster;
 use crate::protocol::TrialLimits;
+use crate::scheduler::stats::SchedulerStats;
 use crate::scheduler::{Msg, Notice};
-use crate::stats::SchedulerStats;
 use smac_core::{RunnerError, TargetFunction, TrialInfo};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};

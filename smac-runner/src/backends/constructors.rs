@@ -2,10 +2,10 @@
 //! common cases; [`DaskStyleParallelRunner::new`] takes any backend.
 
 use super::ClusterBackend;
+use crate::backends::dask::{DaskBackend, DaskCluster, DaskOptions};
+use crate::client::local::LocalCluster;
 use crate::client::Client;
 use crate::core::{DaskStyleParallelRunner, ParallelOptions, ShippableTarget};
-use crate::dask::{DaskBackend, DaskCluster, DaskOptions};
-use crate::local::LocalCluster;
 use smac_core::{RunnerError, Scenario, TargetFunction};
 use std::sync::Arc;
 

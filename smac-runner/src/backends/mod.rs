@@ -2,10 +2,11 @@
 //!
 //! - [`ClusterBackend`]: our own scheduler, with in-process worker threads, local worker
 //!   processes, or workers on other machines (`smac-scheduler` + `smac-worker`).
-//! - [`crate::dask::DaskBackend`]: a Dask cluster, through a Python sidecar.
+//! - [`crate::backends::dask::DaskBackend`]: a Dask cluster, through a Python sidecar.
 
 mod cluster;
 mod constructors;
+pub mod dask;
 mod placement;
 mod scheduler_file;
 

@@ -12,10 +12,10 @@
 //! Everything is checked before any worker starts, and errors name the field.
 
 use super::scheduler_file::{read_scheduler_file, SchedulerFileKind};
+use crate::backends::dask::{DaskCluster, DaskOptions};
+use crate::client::local::LocalCluster;
 use crate::client::Client;
 use crate::core::{DaskStyleParallelRunner, ParallelOptions, ShippableTarget};
-use crate::dask::{DaskCluster, DaskOptions};
-use crate::local::LocalCluster;
 use crate::resources::Resources;
 use smac_core::{Runner, RunnerError, Scenario, SerialRunner, TargetFunction};
 use std::path::PathBuf;

@@ -148,7 +148,7 @@ impl CommandTarget {
         let fail = |status, msg: String| TrialValue::failure(status, msg, start);
         let json = self.trial_json(trial);
         let mut cmd = Command::new(&self.program);
-        for var in crate::worker::WORKER_ENV_VARS {
+        for var in crate::worker::config::WORKER_ENV_VARS {
             cmd.env_remove(var);
         }
         cmd.args(&self.args)

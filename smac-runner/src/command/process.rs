@@ -1,6 +1,6 @@
 //! Supervising a command target's process: output capture, waiting with limits, killing.
 
-use crate::watchdog::process_resident_bytes;
+use crate::worker::watchdog::process_resident_bytes;
 use std::io::Read;
 use std::time::{Duration, Instant};
 

@@ -23,7 +23,7 @@ pub struct ParallelOptions {
     /// workers that advertise at least that much.
     pub resources: Resources,
     /// DEHB's `single_node_with_gpus`: give each trial `CUDA_VISIBLE_DEVICES` listing first
-    /// the device with the fewest active trials of this run ([`crate::gpu`]).
+    /// the device with the fewest active trials of this run ([`crate::core::gpu`]).
     pub single_node_with_gpus: bool,
     /// The devices for `single_node_with_gpus` (default: discovered from
     /// `CUDA_VISIBLE_DEVICES` or `nvidia-smi -L`).

@@ -10,7 +10,7 @@
 
 use super::backend::{Backend, BackendEvent, TrialEnv};
 use super::options::ParallelOptions;
-use crate::gpu::{GpuBalancer, CUDA_VISIBLE_DEVICES};
+use crate::core::gpu::{GpuBalancer, CUDA_VISIBLE_DEVICES};
 use smac_core::trial::unix_now;
 use smac_core::{Runner, RunnerError, StatusType, TrialInfo, TrialValue};
 use std::collections::{BTreeMap, HashMap, VecDeque};

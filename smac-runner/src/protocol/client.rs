@@ -7,7 +7,7 @@
 
 use super::{Blob, TrialLimits, WireTrial};
 use crate::resources::Resources;
-use crate::stats::SchedulerStats;
+use crate::scheduler::stats::SchedulerStats;
 use serde::{Deserialize, Serialize};
 use smac_core::{ConfigSpace, TrialValue};
 

@@ -9,16 +9,20 @@
 //!
 //! A trial goes to an idle worker that can decode its runner's type and whose resources cover
 //! the runner's claims ([`crate::resources`]); runners of remote clients reach the scheduler
-//! through their connection ([`crate::client_conn`]) and are handled exactly like local ones.
+//! through their connection ([`crate::scheduler::client_conn`]) and are handled exactly like local ones.
 
+pub(crate) mod client_conn;
+pub(crate) mod connection;
+pub(crate) mod context;
 mod messages;
+pub mod stats;
 
 pub(crate) use messages::{Hello, Link, Msg, Notice, NoticeSink, Outgoing, TrialEnv};
 
 use crate::core::TargetSpec;
 use crate::protocol::{ToScheduler, DEFAULT_MAX_FRAME};
 use crate::resources::Resources;
-use crate::stats::{bump, Counters};
+use crate::scheduler::stats::{bump, Counters};
 use smac_core::{StatusType, TrialInfo, TrialValue};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -464,8 +468,9 @@ impl Scheduler {
                 self.runners.get(&r.pending.runner_id).and_then(|e| e.spec.limits.walltime_s).unwrap_or(0.0);
             let start = smac_core::trial::unix_now() - now.duration_since(r.started).as_secs_f64();
             let msg = format!("the trial exceeded its walltime limit of {limit} s; its worker was retired");
-            self.deliver(r.pending, TrialValue::failure(StatusType::Timeout, msg, start));
+            // Retire the worker first, so a runner that sees the timeout also sees one slot less.
             self.remove_worker(r.worker, "it kept running a trial past its walltime limit");
+            self.deliver(r.pending, TrialValue::failure(StatusType::Timeout, msg, start));
         }
     }
 

@@ -11,8 +11,8 @@
 
 use crate::client::{Client, SchedulerThread};
 use crate::resources::Resources;
-use crate::scatter::{install_thread_store, with_runner, ScatterStore};
 use crate::scheduler::{Hello, Link, Msg, Outgoing, SchedulerConfig};
+use crate::worker::scatter::{install_thread_store, with_runner, ScatterStore};
 use crate::worker::{
     is_worker_process, ENV_ADDRESS, ENV_NWORKERS, ENV_RESOURCES, ENV_SCHEDULER_FILE, ENV_TOKEN,
 };

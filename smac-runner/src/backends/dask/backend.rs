@@ -1,10 +1,10 @@
 //! [`DaskBackend`]: trials as tasks on a Dask cluster, through the sidecar.
 
-use super::entry::TrialRequest;
 use super::sidecar::{Incoming, Sidecar};
 use super::wire::{Event, LocalSpec, Request};
 use super::{ClusterInfo, DaskCluster, DaskError, DaskOptions, DaskStats};
 use crate::core::{Backend, BackendEvent, ParallelOptions, ShippableTarget, TrialEnv};
+use crate::worker::dask_entry::TrialRequest;
 use smac_core::{RunnerError, StatusType, TrialInfo, TrialValue};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::Ordering;

@@ -226,7 +226,7 @@ impl WorkerConfig {
 pub fn is_worker_process() -> bool {
     std::env::var_os(ENV_ADDRESS).is_some()
         || std::env::var_os(ENV_SCHEDULER_FILE).is_some()
-        || crate::dask::is_trial_process()
+        || crate::backends::dask::is_trial_process()
 }
 
 /// This machine's host name (for logs and scheduler files).

@@ -43,12 +43,12 @@
 //! `resources=`, and the usable threads are counted against them.
 
 mod backend;
-pub mod entry;
 mod sidecar;
 mod wire;
 
+pub use crate::worker::dask_entry::{is_trial_process, ENV_TRIAL};
+pub use crate::worker::serve_trial_if_requested;
 pub use backend::DaskBackend;
-pub use entry::{is_trial_process, serve_trial_if_requested, ENV_TRIAL};
 pub use sidecar::SIDECAR_SCRIPT;
 
 use smac_core::RunnerError;

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The sidecar script, shipped with the crate.
-pub const SIDECAR_SCRIPT: &str = include_str!("../../python/smac_dask_sidecar.py");
+pub const SIDECAR_SCRIPT: &str = include_str!("../../../python/smac_dask_sidecar.py");
 /// Lines of the sidecar's stderr kept for error messages.
 const STDERR_LINES: usize = 40;
 

@@ -6,7 +6,7 @@
 //! [`ENV_ADDRESS`] and [`ENV_TOKEN`]) or with [`ENV_SCHEDULER_FILE`] (a scheduler running
 //! anywhere, e.g. `smac-scheduler`), it connects, serves until the scheduler goes away, and
 //! exits the process. [`ENV_RESOURCES`] sets the resources it advertises and [`ENV_NWORKERS`]
-//! starts that many worker processes under a supervisor ([`crate::launch`]). The generic
+//! starts that many worker processes under a supervisor ([`crate::worker::launch`]). The generic
 //! `smac-worker` binary does the same for command targets.
 //!
 //! The worker uses plain blocking I/O on one thread: read a frame, run the trial, write the
@@ -20,20 +20,28 @@
 //! scheduler accepts it as a new worker. Local workers exit instead: they must not outlive
 //! their cluster. A scheduler that shuts down cleanly ends all its workers.
 
+pub mod config;
+pub mod dask_entry;
+pub mod launch;
+mod outbox;
+pub(crate) mod scatter;
+pub(crate) mod watchdog;
+
 use crate::command::CommandTarget;
 use crate::core::{decoder, ShippableTarget, TargetDecoder};
 use crate::protocol::{
     decode_message, encode_frame, handshake_frame, FrameDecoder, FrameError, ToScheduler, ToWorker,
     TrialLimits, DEFAULT_MAX_FRAME,
 };
-use crate::scatter::{process_store, with_runner};
-pub use crate::scatter::{scatter_receipts, scattered, scattered_bytes, set_scattered};
-use crate::watchdog::Watchdog;
-pub use crate::worker_config::{
+pub use crate::worker::config::{
     host_name, is_worker_process, SchedulerFile, WorkerConfig, WorkerError, DEFAULT_RECONNECT, ENV_ADDRESS,
     ENV_NWORKERS, ENV_RESOURCES, ENV_SCHEDULER_FILE, ENV_TOKEN, EXIT_CONFIG, EXIT_NO_SCHEDULER,
     WORKER_ENV_VARS,
 };
+use crate::worker::outbox::{lock, send};
+use crate::worker::scatter::{process_store, with_runner};
+pub use crate::worker::scatter::{scatter_receipts, scattered, scattered_bytes, set_scattered};
+use crate::worker::watchdog::Watchdog;
 use smac_core::{evaluate_trial, ConfigSpace, StatusType, TargetFunction, TrialValue};
 use std::any::TypeId;
 use std::collections::HashMap;
@@ -46,8 +54,7 @@ use std::time::{Duration, Instant};
 
 /// Shortest silence of the scheduler after which a worker gives up on it.
 const SCHEDULER_SILENCE: Duration = Duration::from_secs(60);
-/// Exit code of a worker that stopped itself because a trial exceeded its limits.
-pub const EXIT_TRIAL_LIMIT: i32 = 86;
+pub use outbox::EXIT_TRIAL_LIMIT;
 
 /// Serves trials when this process was started as a worker, then exits; returns at once
 /// otherwise. Call it first thing in `main` of a binary whose runs ship targets of type `T`
@@ -87,10 +94,6 @@ impl Drop for Session {
     }
 }
 
-fn lock(out: &Mutex<TcpStream>) -> std::sync::MutexGuard<'_, TcpStream> {
-    out.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl Worker {
     /// A worker serving [`CommandTarget`] (every worker can run command targets).
     pub fn new() -> Self {
@@ -110,7 +113,7 @@ impl Worker {
 
     /// Serves and exits the process when launched as a worker; returns otherwise.
     pub fn run_if_worker(self) {
-        crate::dask::entry::run_trial_if_requested(&self.decoders); // a Dask task's trial: runs it and exits
+        crate::worker::dask_entry::run_trial_if_requested(&self.decoders); // a Dask task's trial: runs it and exits
         let Some(config) = WorkerConfig::from_env() else { return };
         let nworkers = std::env::var(ENV_NWORKERS).ok();
         let inherited: Vec<(OsString, OsString)> = WORKER_ENV_VARS
@@ -131,7 +134,7 @@ impl Worker {
             Some(Ok(n)) if n > 1 => match std::env::current_exe() {
                 Ok(exe) => {
                     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-                    crate::launch::supervise(&exe, &args, &inherited, n)
+                    crate::worker::launch::supervise(&exe, &args, &inherited, n)
                 }
                 Err(e) => report(&WorkerError::Io(e)),
             },
@@ -306,6 +309,14 @@ impl Worker {
     }
 }
 
+/// For worker programs that do not call [`Worker::run_if_worker`] (like `smac-worker`): runs
+/// the requested trial with `worker`'s runner types and exits; returns when not in trial mode.
+pub fn serve_trial_if_requested(worker: Worker) {
+    if dask_entry::is_trial_process() {
+        worker.run_if_worker();
+    }
+}
+
 /// Logs why the worker stops and returns its exit code.
 fn report(e: &WorkerError) -> i32 {
     tracing::error!("smac worker stopped: {e}");
@@ -348,14 +359,6 @@ impl Drop for EnvGuard {
 /// A crashed value (the SMBO loop gives it the crash cost).
 fn failure(message: String, start: f64) -> TrialValue {
     TrialValue::failure(StatusType::Crashed, message, start)
-}
-
-/// Encodes and writes one message under the writer lock (heartbeats share the socket).
-pub(crate) fn send(out: &Mutex<TcpStream>, msg: &ToScheduler, max_frame: usize) -> Result<(), WorkerError> {
-    let mut buf = Vec::with_capacity(256);
-    encode_frame(msg, max_frame, &mut buf)?;
-    lock(out).write_all(&buf)?;
-    Ok(())
 }
 
 fn connect(address: &str, patience: Duration) -> Result<TcpStream, WorkerError> {

@@ -14,7 +14,8 @@
 
 use crate::command::CommandTarget;
 use crate::core::{ShippableTarget, TargetDecoder};
-use crate::worker::{set_scattered, Worker, WORKER_ENV_VARS};
+use crate::worker::config::WORKER_ENV_VARS;
+use crate::worker::scatter::set_scattered;
 use serde::{Deserialize, Serialize};
 use smac_core::{evaluate_trial, StatusType, TrialInfo, TrialValue};
 use std::any::TypeId;
@@ -63,16 +64,8 @@ pub fn is_trial_process() -> bool {
     std::env::var_os(ENV_TRIAL).is_some()
 }
 
-/// For worker programs that do not call [`Worker::run_if_worker`] (like `smac-worker`): runs
-/// the requested trial with `worker`'s runner types and exits; returns when not in trial mode.
-pub fn serve_trial_if_requested(worker: Worker) {
-    if is_trial_process() {
-        worker.run_if_worker();
-    }
-}
-
 /// Runs the trial and exits the process when started in trial mode; returns otherwise.
-/// Called first thing by [`Worker::run_if_worker`], before any thread exists.
+/// Called first thing by `Worker::run_if_worker`, before any thread exists.
 pub(crate) fn run_trial_if_requested(decoders: &[(String, TypeId, TargetDecoder)]) {
     if !is_trial_process() {
         return;

@@ -7,7 +7,7 @@
 //! the hard `RLIMIT_AS` that [`crate::CommandTarget`] puts on its child processes.
 
 use crate::protocol::{ToScheduler, TrialLimits};
-use crate::worker::{send, EXIT_TRIAL_LIMIT};
+use crate::worker::outbox::{send, EXIT_TRIAL_LIMIT};
 use smac_core::{StatusType, TrialValue};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};

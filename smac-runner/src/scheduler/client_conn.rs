@@ -9,11 +9,11 @@
 //! cluster changes, the number of workers and the counters. When the client leaves or falls
 //! silent its runners are detached (their queued trials dropped); the cluster stays up.
 
-use crate::connection::ConnContext;
 use crate::core::TargetSpec;
 use crate::protocol::{decode_message, encode_frame, FrameDecoder, FromClient, ToClient};
+use crate::scheduler::context::ConnContext;
+use crate::scheduler::stats::{bump, SchedulerStats};
 use crate::scheduler::{Msg, NoticeSink};
-use crate::stats::{bump, SchedulerStats};
 use smac_core::{ConfigSpace, StatusType, TrialValue};
 use std::collections::HashMap;
 use std::net::SocketAddr;

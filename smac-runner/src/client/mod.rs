@@ -3,7 +3,7 @@
 //! A client reaches either a scheduler embedded in this process (a [`crate::LocalCluster`]'s)
 //! or, through [`Client::connect`] / [`Client::from_scheduler_file`], a scheduler running
 //! elsewhere (`smac-scheduler`, or another process's cluster); runners cannot tell the
-//! difference (see [`crate::remote`]).
+//! difference (see [`crate::client::remote`]).
 //!
 //! The scheduler runs on its own thread with a single-threaded tokio runtime: every task it
 //! has (the scheduler itself, the accept loop, each connection's reader and writer) wakes on
@@ -11,12 +11,15 @@
 //! The optimizer's thread never touches tokio; it sends messages and receives notices through
 //! channels, which keeps the synchronous `Runner` methods at a few microseconds.
 
-use crate::connection::{accept_loop, ConnContext};
+pub mod local;
+pub mod remote;
+
 use crate::core::TargetSpec;
 use crate::protocol::{Token, PROTOCOL_VERSION};
-use crate::remote::{ConnectError, CONNECT_TIMEOUT};
+use crate::scheduler::connection::accept_loop;
+use crate::scheduler::context::ConnContext;
+use crate::scheduler::stats::SchedulerStats;
 use crate::scheduler::{self, Msg, Notice, NoticeSink, SchedulerConfig, Shared, TrialEnv};
-use crate::stats::SchedulerStats;
 use crate::worker::SchedulerFile;
 use smac_core::{RunnerError, TrialInfo};
 use std::net::SocketAddr;
@@ -66,37 +69,6 @@ pub(crate) struct Attachment {
 }
 
 impl Client {
-    /// Attaches to a running scheduler described by a scheduler file (as written by
-    /// `smac-scheduler --scheduler-file`), waiting up to 30 s for the file and the connection.
-    pub fn from_scheduler_file(path: impl AsRef<Path>) -> Result<Client, ConnectError> {
-        Self::from_scheduler_file_timeout(path, CONNECT_TIMEOUT)
-    }
-
-    /// Like [`Client::from_scheduler_file`], waiting at most `timeout`.
-    pub fn from_scheduler_file_timeout(
-        path: impl AsRef<Path>,
-        timeout: Duration,
-    ) -> Result<Client, ConnectError> {
-        let deadline = Instant::now() + timeout;
-        let path = path.as_ref();
-        let file =
-            SchedulerFile::wait(path, timeout).map_err(|e| ConnectError::SchedulerFile(e.to_string()))?;
-        if file.protocol != PROTOCOL_VERSION {
-            return Err(ConnectError::Version { got: file.protocol, expected: PROTOCOL_VERSION });
-        }
-        let token = Token::from_hex(&file.token).ok_or_else(|| {
-            ConnectError::SchedulerFile(format!("{}: the token is not 64 hex digits", path.display()))
-        })?;
-        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
-        crate::remote::connect(&file.address, token, left)
-    }
-
-    /// Attaches to the scheduler at `address` (`host:port`) with its token, waiting up to 30 s
-    /// for it to accept the connection.
-    pub fn connect(address: &str, token: Token) -> Result<Client, ConnectError> {
-        crate::remote::connect(address, token, CONNECT_TIMEOUT)
-    }
-
     pub(crate) fn from_parts(
         tx: mpsc::UnboundedSender<Msg>,
         shared: Arc<Shared>,

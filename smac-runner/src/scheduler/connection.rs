@@ -1,5 +1,5 @@
 //! The scheduler's side of connections: accept, handshake, then worker read and write tasks
-//! (client connections continue in [`crate::client_conn`]).
+//! (client connections continue in [`crate::scheduler::client_conn`]).
 //!
 //! Each worker connection gets a reader (this task) and a writer task. The reader checks the
 //! raw handshake before anything is deserialized — a wrong or missing token is refused and
@@ -9,11 +9,12 @@
 //! whatever is queued into one write (fewer syscalls under load, no delay when idle).
 
 use crate::protocol::{
-    check_handshake, decode_message, encode_frame, Blob, FrameDecoder, Peer, ToScheduler, ToWorker, Token,
+    check_handshake, decode_message, encode_frame, Blob, FrameDecoder, Peer, ToScheduler, ToWorker,
     WireTrial, HANDSHAKE_MAX_FRAME,
 };
-use crate::scheduler::{Hello, Link, Msg, Outgoing, SchedulerConfig, Shared};
-use crate::stats::bump;
+use crate::scheduler::context::ConnContext;
+use crate::scheduler::stats::bump;
+use crate::scheduler::{Hello, Link, Msg, Outgoing, Shared};
 use smac_core::{ConfigSpace, StatusType, TrialValue};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -22,14 +23,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
-
-/// What every connection task needs.
-pub(crate) struct ConnContext {
-    pub token: Token,
-    pub cfg: SchedulerConfig,
-    pub tx: mpsc::UnboundedSender<Msg>,
-    pub shared: Arc<Shared>,
-}
 
 /// Accepts worker connections until the runtime stops.
 pub(crate) async fn accept_loop(listener: TcpListener, ctx: Arc<ConnContext>) {
@@ -72,7 +65,7 @@ async fn serve_inner(stream: TcpStream, peer: SocketAddr, ctx: &Arc<ConnContext>
     };
     dec.set_max_frame(ctx.cfg.max_frame);
     if kind == Peer::Client {
-        return crate::client_conn::serve(rd, wr, dec, peer, ctx.clone()).await;
+        return crate::scheduler::client_conn::serve(rd, wr, dec, peer, ctx.clone()).await;
     }
     let worker_id = ctx.shared.next_worker_id.fetch_add(1, Ordering::Relaxed);
     let (otx, orx) = mpsc::unbounded_channel();

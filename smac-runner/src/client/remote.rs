@@ -10,16 +10,19 @@
 //! cluster itself is never shut down by a client.
 
 use crate::client::Client;
-use crate::client_conn::silence_limit;
-use crate::connection::{fill, next_message, SpaceCache};
+use crate::protocol::PROTOCOL_VERSION;
 use crate::protocol::{
     decode_message, encode_frame, peer_handshake_frame, Blob, FrameDecoder, FromClient, Peer, ToClient,
     Token, WireTrial, DEFAULT_MAX_FRAME,
 };
+use crate::scheduler::client_conn::silence_limit;
+use crate::scheduler::connection::{fill, next_message, SpaceCache};
 use crate::scheduler::{Msg, Notice, NoticeSink, Shared};
+use crate::worker::SchedulerFile;
 use smac_core::{RunnerError, StatusType, TrialValue};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,6 +31,39 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+
+impl Client {
+    /// Attaches to a running scheduler described by a scheduler file (as written by
+    /// `smac-scheduler --scheduler-file`), waiting up to 30 s for the file and the connection.
+    pub fn from_scheduler_file(path: impl AsRef<Path>) -> Result<Client, ConnectError> {
+        Self::from_scheduler_file_timeout(path, CONNECT_TIMEOUT)
+    }
+
+    /// Like [`Client::from_scheduler_file`], waiting at most `timeout`.
+    pub fn from_scheduler_file_timeout(
+        path: impl AsRef<Path>,
+        timeout: Duration,
+    ) -> Result<Client, ConnectError> {
+        let deadline = Instant::now() + timeout;
+        let path = path.as_ref();
+        let file =
+            SchedulerFile::wait(path, timeout).map_err(|e| ConnectError::SchedulerFile(e.to_string()))?;
+        if file.protocol != PROTOCOL_VERSION {
+            return Err(ConnectError::Version { got: file.protocol, expected: PROTOCOL_VERSION });
+        }
+        let token = Token::from_hex(&file.token).ok_or_else(|| {
+            ConnectError::SchedulerFile(format!("{}: the token is not 64 hex digits", path.display()))
+        })?;
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
+        connect(&file.address, token, left)
+    }
+
+    /// Attaches to the scheduler at `address` (`host:port`) with its token, waiting up to 30 s
+    /// for it to accept the connection.
+    pub fn connect(address: &str, token: Token) -> Result<Client, ConnectError> {
+        connect(address, token, CONNECT_TIMEOUT)
+    }
+}
 
 /// How long a client waits for the scheduler file, the connection and the handshake.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);

@@ -8,7 +8,7 @@
 //! down), cannot reach its scheduler or is misconfigured is not. Workers get `SIGTERM` if the supervisor itself dies (`PR_SET_PDEATHSIG`), so
 //! none outlives it.
 
-use crate::worker_config::{EXIT_CONFIG, EXIT_NO_SCHEDULER};
+use crate::worker::config::{EXIT_CONFIG, EXIT_NO_SCHEDULER};
 use std::ffi::OsString;
 use std::mem::MaybeUninit;
 use std::os::unix::process::CommandExt;
