@@ -52,6 +52,8 @@ pub mod backends;
 pub mod client;
 pub mod command;
 pub mod core;
+#[cfg(feature = "cli")]
+pub mod logging;
 pub mod protocol;
 pub mod resources;
 pub mod scheduler;

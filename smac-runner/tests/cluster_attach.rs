@@ -44,6 +44,8 @@ fn an_external_cluster_follows_joins_and_leaves_and_outlives_its_optimizers() {
             r.submit_trial(trial(0.5, submitted)).unwrap();
             submitted += 1;
         }
+        // Results that arrived while submitting are not in flight any more.
+        results.extend(r.iter_results());
         max_in_flight = max_in_flight.max(submitted as usize - results.len());
         r.wait(Some(Duration::from_millis(50))).unwrap();
         results.extend(r.iter_results());
@@ -98,13 +100,14 @@ fn an_external_cluster_follows_joins_and_leaves_and_outlives_its_optimizers() {
     assert!(s.proc.running(), "optimizers never shut the cluster down");
     assert_eq!(second.n_workers(), 2);
 
-    // SIGTERM stops the scheduler cleanly; its workers leave with it; the file stays.
+    // SIGTERM stops the scheduler cleanly; its workers leave with it; its file goes too, so that
+    // no later worker or optimizer trusts it.
     s.proc.signal(libc::SIGTERM);
     assert!(s.proc.wait_exit(Duration::from_secs(10)).is_some_and(|st| st.success()));
     let mut w1 = w1;
     assert!(w1.wait_exit(Duration::from_secs(10)).is_some_and(|st| st.success()), "workers exit cleanly");
     assert!(eventually(Duration::from_secs(5), || second.is_closed()));
-    assert!(s.file.exists(), "nothing is removed unless asked");
+    assert!(!s.file.exists(), "the scheduler file is removed at a clean shutdown");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// Sequential Model-based Algorithm Configuration: tune any program's parameters.
 #[derive(Debug, Parser)]
-#[command(name = "smac", version, about, long_about = None, propagate_version = true)]
+#[command(name = "smac", version, about, long_about = None, propagate_version = true, args_override_self = true)]
 pub struct Cli {
     /// More log output on stderr (-v: info, -vv: debug, -vvv: trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -211,27 +211,7 @@ pub struct PlotArgs {
     pub height: u32,
 }
 
-/// `smac scheduler`.
-#[derive(Debug, Args)]
-pub struct SchedulerArgs {
-    /// Where to write the scheduler's address and token (JSON, owner-readable only).
-    #[arg(long, value_name = "FILE")]
-    pub scheduler_file: PathBuf,
-    /// Interface to listen on (0.0.0.0 for all; the default accepts local workers only).
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: String,
-    /// Port (0: any free port; the scheduler file tells which).
-    #[arg(long, default_value_t = 0)]
-    pub port: u16,
-}
-
-/// `smac worker`.
-#[derive(Debug, Args)]
-pub struct WorkerArgs {
-    /// The scheduler file written by `smac scheduler`.
-    #[arg(long, value_name = "FILE")]
-    pub scheduler_file: PathBuf,
-    /// Seconds to wait for the scheduler file and the connection.
-    #[arg(long, default_value_t = 60.0)]
-    pub timeout: f64,
-}
+/// `smac scheduler`: the flags of `smac-scheduler`.
+pub use smac_runner::scheduler::standalone::SchedulerArgs;
+/// `smac worker`: the flags of `smac-worker`.
+pub use smac_runner::worker::standalone::WorkerArgs;

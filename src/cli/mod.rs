@@ -40,7 +40,7 @@ pub fn main() -> ExitCode {
         Command::Show(a) => show::run(a).map(|_| ExitCode::SUCCESS),
         Command::Plot(a) => plot::run(a).map(|_| ExitCode::SUCCESS),
         Command::Scheduler(a) => cluster::scheduler(a).map(|_| ExitCode::SUCCESS),
-        Command::Worker(a) => cluster::worker(a).map(|_| ExitCode::SUCCESS),
+        Command::Worker(a) => cluster::worker(a),
     };
     match result {
         Ok(code) => code,

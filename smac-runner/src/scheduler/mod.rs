@@ -15,6 +15,8 @@ pub(crate) mod client_conn;
 pub(crate) mod connection;
 pub(crate) mod context;
 mod messages;
+#[cfg(feature = "cli")]
+pub mod standalone;
 pub mod stats;
 
 pub(crate) use messages::{Hello, Link, Msg, Notice, NoticeSink, Outgoing, TrialEnv};

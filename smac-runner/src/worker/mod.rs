@@ -25,6 +25,8 @@ pub mod dask_entry;
 pub mod launch;
 mod outbox;
 pub(crate) mod scatter;
+#[cfg(feature = "cli")]
+pub mod standalone;
 pub(crate) mod watchdog;
 
 use crate::command::CommandTarget;
