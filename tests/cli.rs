@@ -469,4 +469,17 @@ fn our_run_directory_has_smac3_layout() {
     }
     let found: Vec<&str> = diffs.keys().map(String::as_str).collect();
     assert_eq!(found, KNOWN_KEY_DIFFERENCES, "key differences from SMAC3's run directory changed");
+    // And in SMAC3's order: DeepCAVE reads runhistory rows by position.
+    let ordered = |v: &Json| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+    let (a, b) = (read_json(&ours.join("runhistory.json")), read_json(&theirs.join("runhistory.json")));
+    assert_eq!(ordered(&a), ordered(&b), "runhistory.json keys in order");
+    assert_eq!(ordered(&a["data"][0]), ordered(&b["data"][0]), "runhistory row keys in order");
+    for f in ["scenario.json", "intensifier.json", "optimization.json"] {
+        let (a, b) = (read_json(&ours.join(f)), read_json(&theirs.join(f)));
+        assert_eq!(ordered(&a), ordered(&b), "{f} keys in order");
+    }
+    let (a, b) = (read_json(&ours.join("scenario.json")), read_json(&theirs.join("scenario.json")));
+    assert_eq!(ordered(&a["_meta"]), ordered(&b["_meta"]), "_meta keys in order");
+    let text = std::fs::read_to_string(ours.join("scenario.json")).unwrap();
+    assert!(text.contains("\"walltime_limit\": Infinity,"), "infinities as SMAC3 writes them:\n{text}");
 }
