@@ -6,13 +6,14 @@
 //! interval `[v - 0.5, v + 0.5]` of the (log-)scaled axis, so a uniform draw on the vector gives each
 //! integer its fair share and encoding an integer lands on the centre of its interval.
 
+use super::prior::Prior;
 use super::value::Value;
 use super::ConfigSpaceError;
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
-/// A float hyperparameter, uniform on `[lower, upper]` (or on its logarithm).
+/// A float hyperparameter on `[lower, upper]` (or on its logarithm), uniform or with a prior.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FloatHp {
     /// Lower bound (inclusive).
@@ -21,11 +22,14 @@ pub struct FloatHp {
     pub upper: f64,
     /// Sample on a log scale (requires `lower > 0`).
     pub log: bool,
-    /// Default value; `None` means the (geometric) midpoint.
+    /// Default value; `None` means the (geometric) midpoint, or the prior's centre.
     pub default: Option<f64>,
+    /// How values are drawn (ConfigSpace's uniform, normal or beta float).
+    #[serde(default)]
+    pub prior: Prior,
 }
 
-/// An integer hyperparameter, uniform on `lower..=upper` (or on its logarithm).
+/// An integer hyperparameter on `lower..=upper` (or on its logarithm), uniform or with a prior.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IntegerHp {
     /// Lower bound (inclusive).
@@ -34,8 +38,11 @@ pub struct IntegerHp {
     pub upper: i64,
     /// Sample on a log scale (requires `lower > 0`).
     pub log: bool,
-    /// Default value; `None` means the rounded (geometric) midpoint.
+    /// Default value; `None` means the rounded (geometric) midpoint, or the prior's centre.
     pub default: Option<i64>,
+    /// How values are drawn (ConfigSpace's uniform, normal or beta integer).
+    #[serde(default)]
+    pub prior: Prior,
 }
 
 /// An unordered choice among values (strings, integers, floats or booleans).
@@ -101,12 +108,18 @@ pub const NEIGHBOUR_STDEV: f64 = 0.2;
 impl Hyperparameter {
     /// A float hyperparameter on `[lower, upper]`.
     pub fn float(name: impl Into<String>, lower: f64, upper: f64) -> Self {
-        Self::with_kind(name, HpKind::Float(FloatHp { lower, upper, log: false, default: None }))
+        Self::with_kind(
+            name,
+            HpKind::Float(FloatHp { lower, upper, log: false, default: None, prior: Prior::Uniform }),
+        )
     }
 
     /// An integer hyperparameter on `lower..=upper`.
     pub fn integer(name: impl Into<String>, lower: i64, upper: i64) -> Self {
-        Self::with_kind(name, HpKind::Integer(IntegerHp { lower, upper, log: false, default: None }))
+        Self::with_kind(
+            name,
+            HpKind::Integer(IntegerHp { lower, upper, log: false, default: None, prior: Prior::Uniform }),
+        )
     }
 
     /// A categorical hyperparameter over `choices`.
@@ -157,6 +170,17 @@ impl Hyperparameter {
     }
 
     /// Sets sampling weights of a categorical (checked when added to a space).
+    /// Gives a float or integer a prior (ConfigSpace's `NormalFloat`/`BetaInteger`/…).
+    pub fn prior(mut self, prior: Prior) -> Self {
+        match &mut self.kind {
+            HpKind::Float(f) => f.prior = prior,
+            HpKind::Integer(i) => i.prior = prior,
+            _ => {}
+        }
+        self
+    }
+
+    /// Sets the sampling weights of a categorical.
     pub fn weights(mut self, w: impl IntoIterator<Item = f64>) -> Self {
         if let HpKind::Categorical(c) = &mut self.kind {
             c.weights = Some(w.into_iter().collect());
@@ -200,6 +224,7 @@ impl Hyperparameter {
                 if f.log && f.lower <= 0.0 {
                     return Err(bad(format!("log scale needs lower > 0, got {}", f.lower)));
                 }
+                f.prior.validate(f.log).map_err(bad)?;
                 if let Some(d) = f.default {
                     if !(d >= f.lower && d <= f.upper) {
                         return Err(bad(format!("default {d} is outside [{}, {}]", f.lower, f.upper)));
@@ -213,6 +238,7 @@ impl Hyperparameter {
                 if i.log && i.lower <= 0 {
                     return Err(bad(format!("log scale needs lower > 0, got {}", i.lower)));
                 }
+                i.prior.validate(i.log).map_err(bad)?;
                 if let Some(d) = i.default {
                     if d < i.lower || d > i.upper {
                         return Err(bad(format!("default {d} is outside [{}, {}]", i.lower, i.upper)));
@@ -258,6 +284,9 @@ impl Hyperparameter {
     pub fn default(&self) -> Value {
         match &self.kind {
             HpKind::Float(f) => Value::Float(f.default.unwrap_or_else(|| {
+                if let Some(u) = f.prior.default_unit(f.lower, f.upper, f.log) {
+                    return crate::json_compat::round_places(from_unit(u, f.lower, f.upper, f.log));
+                }
                 if f.log {
                     (0.5 * (f.lower.ln() + f.upper.ln())).exp()
                 } else {
@@ -265,7 +294,10 @@ impl Hyperparameter {
                 }
             })),
             HpKind::Integer(i) => Value::Int(i.default.unwrap_or_else(|| {
-                let mid = if i.log {
+                let (lo, hi) = (i.lower as f64, i.upper as f64);
+                let mid = if let Some(u) = i.prior.default_unit(lo, hi, i.log) {
+                    from_unit(u, lo, hi, i.log)
+                } else if i.log {
                     (0.5 * ((i.lower as f64).ln() + (i.upper as f64).ln())).exp()
                 } else {
                     0.5 * (i.lower + i.upper) as f64
@@ -337,7 +369,8 @@ impl Hyperparameter {
         match &self.kind {
             HpKind::Float(f) => {
                 let v = from_unit(x.clamp(0.0, 1.0), f.lower, f.upper, f.log);
-                Value::Float(v.clamp(f.lower, f.upper))
+                // ConfigSpace rounds every decoded float to 13 places; so do we.
+                Value::Float(crate::json_compat::round_places(v).clamp(f.lower, f.upper))
             }
             HpKind::Integer(i) => {
                 let (lo, hi) = int_span(i);
@@ -358,11 +391,15 @@ impl Hyperparameter {
         }
     }
 
-    /// Draws a vector entry from the hyperparameter's prior (uniform, or weighted categorical).
+    /// Draws a vector entry from the hyperparameter's prior (uniform, normal, beta, or weighted
+    /// categorical).
     pub fn sample_vector<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         match &self.kind {
-            HpKind::Float(_) => rng.random::<f64>(),
-            HpKind::Integer(_) => self.canonical_vector(rng.random::<f64>()),
+            HpKind::Float(f) => f.prior.sample_unit(rng, f.lower, f.upper, f.log),
+            HpKind::Integer(i) => {
+                let (lo, hi) = int_span(i);
+                self.canonical_vector(i.prior.sample_unit(rng, lo, hi, i.log))
+            }
             HpKind::Categorical(c) => match &c.weights {
                 Some(w) => {
                     let total: f64 = w.iter().sum();
