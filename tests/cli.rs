@@ -520,3 +520,18 @@ fn our_run_directory_has_smac3_layout() {
     let text = std::fs::read_to_string(ours.join("scenario.json")).unwrap();
     assert!(text.contains("\"walltime_limit\": Infinity,"), "infinities as SMAC3 writes them:\n{text}");
 }
+
+/// `output_directory` is written exactly as given: an absolute path stays absolute even when
+/// `smac` runs from `/` (it used to be made relative to the working directory).
+#[test]
+fn output_directory_is_written_as_given() {
+    let dir = example(|s| s.replace("n_trials = 12", "n_trials = 2").replace("0.2", "0"));
+    let out = dir.path().join("out");
+    let scenario = dir.path().join("scenario.toml");
+    let args = ["-q", "optimize", "--scenario", scenario.to_str().unwrap(), "--output-directory"];
+    let mut args = args.to_vec();
+    args.push(out.to_str().unwrap());
+    run_ok(Path::new("/"), &args);
+    let written = read_json(&out.join("quadratic/1/scenario.json"));
+    assert_eq!(written["output_directory"], Json::from(out.join("quadratic/1").to_str().unwrap()));
+}
