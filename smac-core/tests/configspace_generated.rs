@@ -6,7 +6,8 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value as Json;
-use smac_core::configspace::ConfigSpace;
+use smac_core::configspace::{ConfigSpace, Value};
+use smac_core::json_compat::round_places;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -57,5 +58,13 @@ fn every_generated_space_samples() {
         let space = Arc::new(ConfigSpace::from_configspace_json(&raw.to_string()).unwrap());
         let samples = space.sample(200, &mut rng).unwrap();
         assert_eq!(samples.len(), 200);
+        // Float values carry ConfigSpace's rounding to 13 places, as SMAC3's runhistory has them.
+        for c in &samples {
+            for (name, v) in c.iter() {
+                if let Value::Float(x) = v {
+                    assert_eq!(*x, round_places(*x), "{name} = {x} is not rounded");
+                }
+            }
+        }
     }
 }
