@@ -9,8 +9,8 @@
 
 use serde_json::{json, Value as Json};
 use smac::{
-    ConfigSpace, Hyperparameter, HyperparameterOptimizationFacade, MultiFidelityFacade, RunHistory, Scenario,
-    TrialInfo,
+    BlackBoxFacade, ConfigSpace, Hyperparameter, HyperparameterOptimizationFacade, MultiFidelityFacade,
+    RunHistory, Scenario, TrialInfo,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -79,6 +79,8 @@ enum Kind {
     MultiObjective,
     /// Budgets 1..9 with Hyperband.
     MultiFidelity,
+    /// The Gaussian-process facade.
+    BlackBox,
 }
 
 fn scenario(kind: Kind, dir: &Path, n_trials: usize) -> Scenario {
@@ -89,6 +91,7 @@ fn scenario(kind: Kind, dir: &Path, n_trials: usize) -> Scenario {
         Kind::Single => b.deterministic(true).crash_cost(vec![1000.0]),
         Kind::MultiObjective => b.deterministic(true).objectives(["loss", "size"]),
         Kind::MultiFidelity => b.deterministic(true).budgets(1.0, 9.0),
+        Kind::BlackBox => b.deterministic(true),
     }
     .build()
     .unwrap()
@@ -119,6 +122,7 @@ fn run_ours(kind: Kind, dir: &Path, n_trials: usize) -> (PathBuf, RunHistory, Ve
         Kind::MultiFidelity => MultiFidelityFacade::new(sc, |t: &TrialInfo| {
             Ok::<_, String>(vec![value(t) / t.budget.unwrap_or(1.0)])
         }),
+        Kind::BlackBox => BlackBoxFacade::new(sc, |t: &TrialInfo| Ok::<_, String>(vec![value(t)])),
     }
     .unwrap();
     opt.optimize().unwrap();
@@ -172,7 +176,9 @@ fn smac3_continues_our_runs_and_we_continue_theirs() {
     const TEST: &str = "smac3_continues_our_runs_and_we_continue_theirs";
     let Some(py) = python(TEST, "SMAC_SMAC3_PYTHON", "smac3", "smac") else { return };
     let tmp = tempfile::tempdir().unwrap();
-    for (kind, n) in [(Kind::Single, 10), (Kind::MultiObjective, 10), (Kind::MultiFidelity, 20)] {
+    let kinds =
+        [(Kind::Single, 10), (Kind::MultiObjective, 10), (Kind::MultiFidelity, 20), (Kind::BlackBox, 8)];
+    for (kind, n) in kinds {
         let (dir, rh, incumbents) = run_ours(kind, tmp.path(), n);
         let seen = script(&py, "smac3_continue.py", &[&dir.display().to_string(), "3"]);
         assert_eq!(seen["loaded"].as_u64(), Some(rh.len() as u64), "{kind:?}: SMAC3 loaded our trials");

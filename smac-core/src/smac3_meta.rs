@@ -19,7 +19,7 @@ pub enum Smac3Facade {
     Random,
     /// `HyperparameterOptimizationFacade`.
     Hpo,
-    /// `BlackBoxFacade` (its Gaussian-process kernel is not described; see the module docs).
+    /// `BlackBoxFacade`.
     BlackBox,
     /// `AlgorithmConfigurationFacade`.
     AlgorithmConfiguration,
@@ -84,6 +84,50 @@ fn random_forest(scenario: &Scenario, ac: bool) -> Value {
         "bootstrap": true, "oob_score": false, "n_jobs": -1, "verbose": 0, "warm_start": false,
         "ccp_alpha": 0.0, "max_samples": null, "monotonic_cst": null, "random_state": scenario.seed,
         "max_features": max_features, "log_y": !ac,
+    })
+}
+
+/// SMAC3's `BlackBoxFacade.get_kernel` and the Gaussian process around it: Matérn 5/2 on the
+/// continuous columns times Hamming on the categorical ones, scaled by a constant, plus noise.
+fn gaussian_process(scenario: &Scenario) -> Value {
+    let (types, bounds) = types_and_bounds(scenario);
+    let n_hp = scenario.configspace.len();
+    let has_conditions = !scenario.configspace.conditions().is_empty();
+    let (cont, cat): (Vec<usize>, Vec<usize>) = (0..n_hp).partition(|i| types[*i] == json!(0));
+    // np.exp(-6.754111155189306), np.exp(0.0858637988771976), np.exp(-10), np.exp(2), np.exp(-25).
+    let scale_bounds = json!([0.0011660758342839901, 1.0896579055674775]);
+    let (exp_m10, exp_2, exp_m25) = (4.5399929762484854e-05, 7.38905609893065, 1.3887943864964021e-11);
+    let seed = scenario.seed;
+    let constant = json!({
+        "name": "ConstantKernel", "constant_value": 2.0, "constant_value_bounds": [exp_m10, exp_2],
+        "operate_on": null, "has_conditions": has_conditions,
+        "prior": {"name": "LogNormalPrior", "seed": seed, "sigma": 1.0, "mean": 0.0},
+    });
+    let matern = json!({
+        "name": "MaternKernel", "length_scale": vec![1.0; cont.len()],
+        "length_scale_bounds": vec![scale_bounds.clone(); cont.len()], "nu": 2.5, "operate_on": cont,
+        "has_conditions": has_conditions, "prior": null,
+    });
+    let hamming = json!({
+        "name": "HammingKernel", "length_scale": vec![1.0; cat.len()],
+        "length_scale_bounds": vec![scale_bounds.clone(); cat.len()], "operate_on": cat,
+        "has_conditions": has_conditions, "prior": null,
+        "lengthscale_bounds": vec![scale_bounds; cat.len()],
+    });
+    let product = |k1: Value, k2: Value| json!({"name": "ProductKernel", "k1": k1, "k2": k2, "has_conditions": has_conditions});
+    let inner = match (cont.is_empty(), cat.is_empty()) {
+        (false, false) => product(matern, hamming),
+        (false, true) => matern,
+        _ => hamming,
+    };
+    let noise = json!({
+        "name": "WhiteKernel", "noise_level": 1e-08, "noise_level_bounds": [exp_m25, exp_2], "operate_on": null,
+        "has_conditions": has_conditions, "prior": {"name": "HorseshoePrior", "seed": seed, "scale": 0.1},
+    });
+    let kernel = json!({"name": "SumKernel", "k1": product(constant, inner), "k2": noise, "has_conditions": has_conditions});
+    json!({
+        "name": "GaussianProcess", "types": types, "bounds": bounds, "pca_components": 7, "kernel": kernel,
+        "n_restarts": 10, "normalize_y": true,
     })
 }
 
@@ -169,7 +213,7 @@ pub fn facade_meta(facade: Smac3Facade, scenario: &Scenario) -> Value {
             8,
         ),
         BlackBox => (
-            json!({"name": "GaussianProcess", "types": types, "bounds": bounds, "pca_components": 7}),
+            gaussian_process(scenario),
             local_and_sorted(&ei(false), 1000, seed),
             ei(false),
             intensifier(20, 3, seed),
