@@ -9,8 +9,8 @@
 
 use serde_json::{json, Value as Json};
 use smac::{
-    BlackBoxFacade, ConfigSpace, Hyperparameter, HyperparameterOptimizationFacade, MultiFidelityFacade,
-    RunHistory, Scenario, TrialInfo,
+    AlgorithmConfigurationFacade, BlackBoxFacade, ConfigSpace, Hyperparameter,
+    HyperparameterOptimizationFacade, MultiFidelityFacade, RunHistory, Scenario, TrialInfo,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -81,6 +81,8 @@ enum Kind {
     MultiFidelity,
     /// The Gaussian-process facade.
     BlackBox,
+    /// The algorithm-configuration facade: two instances with features, a noisy target.
+    Instances,
 }
 
 fn scenario(kind: Kind, dir: &Path, n_trials: usize) -> Scenario {
@@ -92,6 +94,11 @@ fn scenario(kind: Kind, dir: &Path, n_trials: usize) -> Scenario {
         Kind::MultiObjective => b.deterministic(true).objectives(["loss", "size"]),
         Kind::MultiFidelity => b.deterministic(true).budgets(1.0, 9.0),
         Kind::BlackBox => b.deterministic(true),
+        Kind::Instances => {
+            let features =
+                [("i0".to_string(), vec![0.0]), ("i1".to_string(), vec![1.0])].into_iter().collect();
+            b.instances(["i0", "i1"]).instance_features(features)
+        }
     }
     .build()
     .unwrap()
@@ -123,6 +130,10 @@ fn run_ours(kind: Kind, dir: &Path, n_trials: usize) -> (PathBuf, RunHistory, Ve
             Ok::<_, String>(vec![value(t) / t.budget.unwrap_or(1.0)])
         }),
         Kind::BlackBox => BlackBoxFacade::new(sc, |t: &TrialInfo| Ok::<_, String>(vec![value(t)])),
+        Kind::Instances => AlgorithmConfigurationFacade::new(sc, |t: &TrialInfo| {
+            let shift = if t.instance.as_deref() == Some("i1") { 1.0 } else { 0.0 };
+            Ok::<_, String>(vec![value(t) + shift + (t.seed.unwrap_or(0) % 7) as f64 * 0.01])
+        }),
     }
     .unwrap();
     opt.optimize().unwrap();
@@ -176,8 +187,13 @@ fn smac3_continues_our_runs_and_we_continue_theirs() {
     const TEST: &str = "smac3_continues_our_runs_and_we_continue_theirs";
     let Some(py) = python(TEST, "SMAC_SMAC3_PYTHON", "smac3", "smac") else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let kinds =
-        [(Kind::Single, 10), (Kind::MultiObjective, 10), (Kind::MultiFidelity, 20), (Kind::BlackBox, 8)];
+    let kinds = [
+        (Kind::Single, 10),
+        (Kind::MultiObjective, 10),
+        (Kind::MultiFidelity, 20),
+        (Kind::BlackBox, 8),
+        (Kind::Instances, 12),
+    ];
     for (kind, n) in kinds {
         let (dir, rh, incumbents) = run_ours(kind, tmp.path(), n);
         let seen = script(&py, "smac3_continue.py", &[&dir.display().to_string(), "3"]);
