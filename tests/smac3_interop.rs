@@ -1,5 +1,7 @@
 //! SMAC3's ecosystem both ways, with the real Python packages: DeepCAVE 1.4.1's SMAC3v2 converter
-//! opens the runs we write, SMAC3 2.4.1 continues them, and we continue runs SMAC3 wrote.
+//! opens the runs we write (single objective with a crash, two objectives, multi-fidelity),
+//! SMAC3 2.4.1 continues them (and our `bb` and instance-based `ac` runs), we continue what it
+//! saved and runs it wrote itself, and ConfigSpace 1.2.2 accepts our samples of 200 spaces.
 //!
 //! Needs `SMAC_SMAC3_PYTHON` (a Python with smac 2.4.1 and ConfigSpace 1.2.2) and
 //! `SMAC_DEEPCAVE_PYTHON` (a Python < 3.11 with deepcave 1.4.1), which `.ci/run` exports after
