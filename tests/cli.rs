@@ -387,12 +387,49 @@ fn show_reads_smac3_run_directories() {
     assert_eq!(s["incumbents"][0]["config_id"], inc, "the incumbent is SMAC3's");
     // Both fixtures at once, from their parent directory.
     let out = run_ok(&cwd, &["show", Path::new(FIXTURES).join("smac3_run").to_str().unwrap(), "--json"]);
-    let both: Json = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(both.as_array().unwrap().len(), 2);
+    let all: Json = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 4, "the four SMAC3 fixtures");
     let dir = tempfile::tempdir().unwrap();
     let svg = dir.path().join("s.svg");
     run_ok(&cwd, &["plot", smac3_run("branin_smac3").to_str().unwrap(), "-o", svg.to_str().unwrap()]);
     assert!(std::fs::metadata(&svg).unwrap().len() > 1000);
+}
+
+/// SMAC3's multi-objective runs (one scalar `crash_cost` for both objectives) and
+/// multi-fidelity runs are shown and plotted; in a folder of runs an unreadable one is reported
+/// and the others are still shown.
+#[test]
+fn show_and_plot_read_smac3_multi_objective_and_multi_fidelity_runs() {
+    let cwd = std::env::temp_dir();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, trials) in [("mo_smac3", 10), ("mf_smac3", 15)] {
+        let out = run_ok(&cwd, &["show", smac3_run(name).to_str().unwrap(), "--json"]);
+        let s: Json = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(s["finished_trials"], trials, "{name}");
+        assert!(!s["incumbents"].as_array().unwrap().is_empty(), "{name}");
+        let svg = dir.path().join(format!("{name}.svg"));
+        run_ok(&cwd, &["plot", smac3_run(name).to_str().unwrap(), "-o", svg.to_str().unwrap()]);
+        assert!(std::fs::metadata(&svg).unwrap().len() > 1000, "{name}");
+    }
+    let out = run_ok(&cwd, &["show", smac3_run("mo_smac3").to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("10 finished"));
+    // A folder with two good runs and a broken one.
+    let folder = dir.path().join("runs");
+    for name in ["mo_smac3", "mf_smac3", "broken"] {
+        let src = smac3_run(if name == "broken" { "branin_smac3" } else { name });
+        let dst = folder.join(name).join("0");
+        std::fs::create_dir_all(&dst).unwrap();
+        for f in file_names(&src) {
+            std::fs::copy(src.join(&f), dst.join(&f)).unwrap();
+        }
+    }
+    std::fs::write(folder.join("broken/0/runhistory.json"), "{\"data\": [").unwrap();
+    let out = smac(&cwd, &["show", folder.to_str().unwrap(), "--json"]).output().unwrap();
+    assert!(out.status.success(), "the readable runs are shown");
+    let shown: Json = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown.as_array().unwrap().len(), 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("broken") && err.contains("runhistory.json"), "the broken run is named: {err}");
 }
 
 /// `runhistory.json` rows need not be in config-id order (parallel runs write results as they
@@ -469,4 +506,32 @@ fn our_run_directory_has_smac3_layout() {
     }
     let found: Vec<&str> = diffs.keys().map(String::as_str).collect();
     assert_eq!(found, KNOWN_KEY_DIFFERENCES, "key differences from SMAC3's run directory changed");
+    // And in SMAC3's order: DeepCAVE reads runhistory rows by position.
+    let ordered = |v: &Json| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+    let (a, b) = (read_json(&ours.join("runhistory.json")), read_json(&theirs.join("runhistory.json")));
+    assert_eq!(ordered(&a), ordered(&b), "runhistory.json keys in order");
+    assert_eq!(ordered(&a["data"][0]), ordered(&b["data"][0]), "runhistory row keys in order");
+    for f in ["scenario.json", "intensifier.json", "optimization.json"] {
+        let (a, b) = (read_json(&ours.join(f)), read_json(&theirs.join(f)));
+        assert_eq!(ordered(&a), ordered(&b), "{f} keys in order");
+    }
+    let (a, b) = (read_json(&ours.join("scenario.json")), read_json(&theirs.join("scenario.json")));
+    assert_eq!(ordered(&a["_meta"]), ordered(&b["_meta"]), "_meta keys in order");
+    let text = std::fs::read_to_string(ours.join("scenario.json")).unwrap();
+    assert!(text.contains("\"walltime_limit\": Infinity,"), "infinities as SMAC3 writes them:\n{text}");
+}
+
+/// `output_directory` is written exactly as given: an absolute path stays absolute even when
+/// `smac` runs from `/` (it used to be made relative to the working directory).
+#[test]
+fn output_directory_is_written_as_given() {
+    let dir = example(|s| s.replace("n_trials = 12", "n_trials = 2").replace("0.2", "0"));
+    let out = dir.path().join("out");
+    let scenario = dir.path().join("scenario.toml");
+    let args = ["-q", "optimize", "--scenario", scenario.to_str().unwrap(), "--output-directory"];
+    let mut args = args.to_vec();
+    args.push(out.to_str().unwrap());
+    run_ok(Path::new("/"), &args);
+    let written = read_json(&out.join("quadratic/1/scenario.json"));
+    assert_eq!(written["output_directory"], Json::from(out.join("quadratic/1").to_str().unwrap()));
 }

@@ -42,4 +42,5 @@ pub mod encoder;
 pub mod json_compat;
 pub mod model_based;
 pub mod multi_objective;
+pub mod smac3_meta;
 pub use model_based::ModelBasedGenerator;

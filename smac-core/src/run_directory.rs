@@ -7,6 +7,7 @@
 
 use crate::configspace::{ConfigSpace, Configuration};
 use crate::error::SmacError;
+use crate::json_compat::to_python_json;
 use crate::runhistory::{write_atomically, RunHistory};
 use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
@@ -67,7 +68,12 @@ pub struct RunDirectory {
 impl RunDirectory {
     /// Opens (creating it if needed) the run directory of `scenario`. Returns what an earlier
     /// session of the same scenario left, if anything.
-    pub fn open(scenario: &Scenario, overwrite: bool) -> Result<(RunDirectory, Option<Restored>), SmacError> {
+    /// `meta` is written as `scenario.json`'s `_meta` (see [`crate::smac3_meta`]).
+    pub fn open(
+        scenario: &Scenario,
+        overwrite: bool,
+        meta: &serde_json::Value,
+    ) -> Result<(RunDirectory, Option<Restored>), SmacError> {
         let dir = RunDirectory { path: scenario.run_directory() };
         let mut restored = None;
         if dir.file("scenario.json").exists() {
@@ -91,7 +97,7 @@ impl RunDirectory {
             }
         }
         std::fs::create_dir_all(&dir.path).map_err(|e| io_err(&dir.path, e))?;
-        dir.write("scenario.json", scenario.to_json().as_bytes())?;
+        dir.write("scenario.json", scenario.to_json_with_meta(meta).as_bytes())?;
         dir.write("configspace.json", scenario.configspace.to_configspace_json().as_bytes())?;
         Ok((dir, restored))
     }
@@ -120,8 +126,18 @@ impl RunDirectory {
         state: serde_json::Value,
     ) -> Result<(), SmacError> {
         let ids: Vec<usize> = incumbents.iter().filter_map(|c| rh.config_id(c)).collect();
+        let mut state = state;
         // SMAC3 keeps the rejected challengers at the top level; racing intensifiers report them.
-        let rejected = state.get("rejected_config_ids").cloned().unwrap_or_else(|| json!([]));
+        let rejected = state
+            .as_object_mut()
+            .and_then(|m| m.shift_remove("rejected_config_ids"))
+            .unwrap_or_else(|| json!([]));
+        // SMAC3's `Intensifier.set_state` needs a queue; full evaluation has nothing waiting.
+        if let Some(m) = state.as_object_mut() {
+            if !m.contains_key("queue") && !m.contains_key("tracker") {
+                m.insert("queue".into(), json!([]));
+            }
+        }
         let doc = json!({
             "incumbent_ids": ids,
             "rejected_config_ids": rejected,
@@ -129,12 +145,13 @@ impl RunDirectory {
             "trajectory": trajectory,
             "state": state,
         });
-        self.write("intensifier.json", serde_json::to_string_pretty(&doc).expect("json").as_bytes())
+        self.write("intensifier.json", to_python_json(&doc, Some(2)).as_bytes())
     }
 
     /// Writes `optimization.json`.
     pub fn save_optimization(&self, state: &OptimizationState) -> Result<(), SmacError> {
-        self.write("optimization.json", serde_json::to_string_pretty(state).expect("json").as_bytes())
+        let doc = serde_json::to_value(state).expect("json");
+        self.write("optimization.json", to_python_json(&doc, Some(2)).as_bytes())
     }
 
     fn write(&self, name: &str, bytes: &[u8]) -> Result<(), SmacError> {
@@ -187,8 +204,8 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> SmacError {
 
 /// Names the scenario fields that differ between two runs.
 fn differences(old: &Scenario, new: &Scenario) -> String {
-    let a: serde_json::Value = serde_json::from_str(&old.to_json()).expect("json");
-    let b: serde_json::Value = serde_json::from_str(&new.to_json()).expect("json");
+    let a = crate::json_compat::parse_lenient(&old.to_json()).expect("json");
+    let b = crate::json_compat::parse_lenient(&new.to_json()).expect("json");
     let mut fields: Vec<String> = a
         .as_object()
         .expect("object")

@@ -1,9 +1,9 @@
 //! The scenario: everything about the optimization problem and its limits.
 //!
 //! Built with [`Scenario::builder`] and validated on `build()`; every error names the field.
-//! Saved as `scenario.json` with SMAC3's keys (infinite limits are written as the largest finite
-//! double, which Python reads back as a float that compares like infinity, because JSON has no
-//! infinity and SMAC3's own `Infinity` token is not valid JSON for other readers).
+//! Saved as `scenario.json` as SMAC3 2.x writes it: its keys in its order, single values as
+//! scalars, infinite limits as Python's `Infinity` token, `_meta` describing the facade, and
+//! `output_directory` exactly as given joined with `name/seed`.
 
 use crate::configspace::ConfigSpace;
 use crate::json_compat::{from_finite, to_finite};
@@ -50,11 +50,11 @@ pub struct Scenario {
     pub objectives: Vec<String>,
     /// Cost recorded for failed trials, one per objective.
     pub crash_cost: Vec<f64>,
-    /// Stop once the incumbent's cost is at or below this, per objective.
+    /// Stop once the incumbent's average cost is below this, per objective (infinite: never).
     pub termination_cost_threshold: Vec<f64>,
     /// Wall-clock seconds the whole optimization may take.
     pub walltime_limit: f64,
-    /// CPU seconds the optimizer process may use.
+    /// CPU seconds the target may use over all trials (as SMAC3: the sum of the trials' `cpu_time`).
     pub cputime_limit: f64,
     /// Wall-clock seconds one trial may take (enforced by process-based runners).
     pub trial_walltime_limit: Option<f64>,
@@ -126,7 +126,7 @@ impl ScenarioBuilder {
             self.s.crash_cost = vec![f64::INFINITY; n];
         }
         if self.s.termination_cost_threshold.len() != n {
-            self.s.termination_cost_threshold = vec![f64::NEG_INFINITY; n];
+            self.s.termination_cost_threshold = vec![f64::INFINITY; n];
         }
         self
     }
@@ -186,7 +186,7 @@ impl Scenario {
                 deterministic: false,
                 objectives: vec!["cost".into()],
                 crash_cost: vec![f64::INFINITY],
-                termination_cost_threshold: vec![f64::NEG_INFINITY],
+                termination_cost_threshold: vec![f64::INFINITY],
                 walltime_limit: f64::INFINITY,
                 cputime_limit: f64::INFINITY,
                 trial_walltime_limit: None,
@@ -360,9 +360,18 @@ impl Scenario {
         }
     }
 
-    /// Serializes to the `scenario.json` text (the config space goes to `configspace.json`).
+    /// Serializes to the `scenario.json` text with an empty `_meta` (the config space goes to
+    /// `configspace.json`).
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(&self.to_file()).expect("scenario serializes")
+        self.to_json_with_meta(&serde_json::Value::Object(Default::default()))
+    }
+
+    /// Serializes to the `scenario.json` text with the given `_meta` (see [`crate::smac3_meta`]).
+    pub fn to_json_with_meta(&self, meta: &serde_json::Value) -> String {
+        let mut file = self.to_file();
+        file.meta = meta.clone();
+        let value = serde_json::to_value(&file).expect("scenario serializes");
+        crate::json_compat::to_python_json(&value, Some(4))
     }
 
     /// Whether two scenarios describe the same run, ignoring `n_workers` and the limits that
@@ -387,13 +396,18 @@ impl Scenario {
     ) -> Result<Scenario, ScenarioError> {
         let file_err =
             |e: serde_json::Error| ScenarioError::File { path: path.to_path_buf(), reason: e.to_string() };
-        let f: ScenarioFile =
+        let mut f: ScenarioFile =
             serde_json::from_value(crate::json_compat::parse_lenient(text).map_err(file_err)?)
                 .map_err(file_err)?;
         let run_dir = PathBuf::from(&f.output_directory);
         // The file holds the full run directory; the base is two levels up (name/seed).
         let output_directory =
             run_dir.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+        // SMAC3 writes one crash cost or threshold for all objectives as a scalar.
+        let n = f.objectives.len();
+        let broadcast = |v: Vec<f64>| if v.len() == 1 && n > 1 { vec![v[0]; n] } else { v };
+        f.crash_cost = broadcast(f.crash_cost);
+        f.termination_cost_threshold = broadcast(f.termination_cost_threshold);
         let s = Scenario {
             configspace,
             name: f.name,
@@ -425,11 +439,11 @@ impl Scenario {
 struct ScenarioFile {
     name: String,
     deterministic: bool,
-    #[serde(deserialize_with = "one_or_many")]
+    #[serde(deserialize_with = "one_or_many", serialize_with = "scalar_if_one")]
     objectives: Vec<String>,
-    #[serde(deserialize_with = "one_or_many")]
+    #[serde(deserialize_with = "one_or_many", serialize_with = "scalar_if_same")]
     crash_cost: Vec<f64>,
-    #[serde(deserialize_with = "one_or_many")]
+    #[serde(deserialize_with = "one_or_many", serialize_with = "scalar_if_same")]
     termination_cost_threshold: Vec<f64>,
     walltime_limit: f64,
     cputime_limit: f64,
@@ -439,10 +453,6 @@ struct ScenarioFile {
     use_default_config: bool,
     instances: Option<Vec<String>>,
     instance_features: Option<BTreeMap<String, Vec<f64>>>,
-    min_budget: Option<f64>,
-    max_budget: Option<f64>,
-    seed: u64,
-    n_workers: usize,
     /// SMAC3 keys for adaptive capping, which smac-rs does not do: written so SMAC3's readers find
     /// every key, always `false`/`null`.
     #[serde(default)]
@@ -451,9 +461,29 @@ struct ScenarioFile {
     adaptive_capping_slackfactor: Option<f64>,
     #[serde(default)]
     runtime_cutoff: Option<f64>,
-    output_directory: String,
+    min_budget: Option<f64>,
+    max_budget: Option<f64>,
+    seed: u64,
+    n_workers: usize,
     #[serde(rename = "_meta", default)]
     meta: serde_json::Value,
+    output_directory: String,
+}
+
+/// SMAC3 writes one objective name as a string.
+fn scalar_if_one<S: serde::Serializer>(v: &[String], s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        [one] => s.serialize_str(one),
+        _ => v.serialize(s),
+    }
+}
+
+/// SMAC3's default crash cost and threshold are one number for every objective.
+fn scalar_if_same<S: serde::Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+    match v.first() {
+        Some(x) if v.iter().all(|y| y == x) => s.serialize_f64(*x),
+        _ => v.serialize(s),
+    }
 }
 
 /// SMAC3 writes single-objective values as a scalar and several as a list.
@@ -502,6 +532,21 @@ mod tests {
         assert_eq!(back, s);
         let other = Scenario::builder(space()).n_trials(20).seed(4).build().unwrap();
         assert_ne!(other.name, s.name);
+    }
+
+    #[test]
+    fn written_as_smac3_writes_it() {
+        let s = Scenario::builder(space()).name("r").output_directory("/abs/out").objectives(["a", "b"]);
+        let s = s.build().unwrap();
+        let text = s.to_json();
+        assert!(text.contains("\"crash_cost\": Infinity,"), "{text}");
+        assert!(text.contains("\"output_directory\": \"/abs/out/r/0\"\n}"), "{text}");
+        let keys: Vec<String> =
+            crate::json_compat::parse_lenient(&text).unwrap().as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys[..3], ["name", "deterministic", "objectives"]);
+        assert_eq!(keys[keys.len() - 2..], ["_meta", "output_directory"]);
+        let back = Scenario::from_json(&text, space(), Path::new("scenario.json")).unwrap();
+        assert_eq!(back.crash_cost, vec![f64::INFINITY; 2]);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::run_directory::{OptimizationState, RunDirectory, TrajectoryEntry};
 use crate::runhistory::RunHistory;
 use crate::runner::Runner;
 use crate::scenario::Scenario;
-use crate::target::{check_costs, process_cpu_seconds};
+use crate::target::check_costs;
 use crate::trial::{unix_now, StatusType, TrialInfo, TrialValue};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -40,7 +40,6 @@ pub struct Smbo<R: Runner> {
     walltime_before: f64,
     target_walltime: f64,
     target_cputime: f64,
-    cpu_at_start: f64,
     stop_requested: bool,
     started: bool,
     trajectory: Vec<TrajectoryEntry>,
@@ -62,13 +61,16 @@ pub struct SmboParts<R: Runner> {
     pub persist: bool,
     /// Replace a different run found in the directory.
     pub overwrite: bool,
+    /// `_meta` of `scenario.json`: the SMAC3 facade the run corresponds to.
+    pub meta: serde_json::Value,
 }
 
 impl<R: Runner> Smbo<R> {
     /// Assembles the loop; with `persist`, opens the run directory and continues a run found
     /// there.
     pub fn new(parts: SmboParts<R>) -> Result<Self, SmacError> {
-        let SmboParts { scenario, mut intensifier, selector, runner, callbacks, persist, overwrite } = parts;
+        let SmboParts { scenario, mut intensifier, selector, runner, callbacks, persist, overwrite, meta } =
+            parts;
         scenario.validate()?;
         let mut runhistory = RunHistory::new(scenario.n_objectives());
         let mut walltime_before = 0.0;
@@ -76,7 +78,7 @@ impl<R: Runner> Smbo<R> {
         let mut target_cputime = 0.0;
         let mut trajectory = Vec::new();
         let run_dir = if persist {
-            let (dir, restored) = RunDirectory::open(&scenario, overwrite)?;
+            let (dir, restored) = RunDirectory::open(&scenario, overwrite, &meta)?;
             if let Some(r) = restored {
                 runhistory = r.runhistory;
                 walltime_before = r.optimization.used_walltime;
@@ -105,7 +107,6 @@ impl<R: Runner> Smbo<R> {
             walltime_before,
             target_walltime,
             target_cputime,
-            cpu_at_start: process_cpu_seconds(),
             stop_requested: false,
             started: false,
             trajectory,
@@ -303,8 +304,9 @@ impl<R: Runner> Smbo<R> {
     }
 
     fn budget_left(&self) -> bool {
-        self.remaining_walltime() > 0.0
-            && process_cpu_seconds() - self.cpu_at_start < self.scenario.cputime_limit
+        // As SMAC3: the CPU time of the target (each trial's `cpu_time`, measured wherever the
+        // trial ran, worker processes included), over all sessions of the run.
+        self.remaining_walltime() > 0.0 && self.target_cputime < self.scenario.cputime_limit
     }
 
     fn remaining_walltime(&self) -> f64 {
@@ -317,7 +319,10 @@ impl<R: Runner> Smbo<R> {
         else {
             return false;
         };
-        cost.iter().zip(&self.scenario.termination_cost_threshold).all(|(c, t)| c <= t)
+        // SMAC3: an infinite threshold (its default) means none; otherwise every objective's
+        // average cost must be below its threshold.
+        let thresholds = &self.scenario.termination_cost_threshold;
+        thresholds.iter().any(|t| t.is_finite()) && cost.iter().zip(thresholds).all(|(c, t)| c < t)
     }
 
     /// The one place where failed trials get the crash cost: every status other than success,

@@ -14,6 +14,7 @@ use crate::intensifier::{FullEvaluationIntensifier, Hyperband, Intensifier, Raci
 use crate::model_based::ModelBasedGenerator;
 use crate::runner::Runner;
 use crate::scenario::Scenario;
+use crate::smac3_meta::{facade_meta, Smac3Facade};
 use crate::smbo::{Smbo, SmboParts};
 use smac_surrogate::{FeatureType, GaussianProcess, GaussianProcessConfig, RandomForest, RandomForestConfig};
 
@@ -51,6 +52,7 @@ pub struct SmboBuilder {
     callbacks: Vec<Box<dyn Callback>>,
     persist: bool,
     overwrite: bool,
+    facade: Smac3Facade,
 }
 
 impl SmboBuilder {
@@ -65,6 +67,7 @@ impl SmboBuilder {
             callbacks: Vec::new(),
             persist: true,
             overwrite: false,
+            facade: Smac3Facade::Random,
         }
     }
 
@@ -84,7 +87,10 @@ impl SmboBuilder {
         );
         let design = InitialDesign::new(DesignKind::Sobol)
             .additional_configs([scenario.configspace.default_configuration()]);
-        Self::random(scenario).initial_design(design).generator(Box::new(generator), HPO_RANDOM_PROBABILITY)
+        Self::random(scenario)
+            .initial_design(design)
+            .generator(Box::new(generator), HPO_RANDOM_PROBABILITY)
+            .described_as(Smac3Facade::Hpo)
     }
 
     /// SMAC3's `BlackBoxFacade`: a Gaussian process (Matérn 5/2, ARD, fitted by marginal
@@ -107,6 +113,7 @@ impl SmboBuilder {
             .initial_design(design)
             .generator(Box::new(generator), BLACKBOX_RANDOM_PROBABILITY)
             .retrain_after(1)
+            .described_as(Smac3Facade::BlackBox)
     }
 
     /// SMAC3's `AlgorithmConfigurationFacade`: a random forest on plain costs (SMAC3's forest
@@ -129,6 +136,7 @@ impl SmboBuilder {
         Self::random(scenario)
             .generator(Box::new(generator), AC_RANDOM_PROBABILITY)
             .intensifier(Box::new(intensifier))
+            .described_as(Smac3Facade::AlgorithmConfiguration)
     }
 
     /// SMAC3's `MultiFidelityFacade`: the HPO preset with Hyperband over the scenario's
@@ -139,13 +147,20 @@ impl SmboBuilder {
         Self::hpo(scenario)
             .initial_design(InitialDesign::new(DesignKind::Random))
             .intensifier(Box::new(hyperband))
+            .described_as(Smac3Facade::MultiFidelity)
     }
 
     /// SMAC3's `HyperbandFacade`: random configurations (the default one first) raced by
     /// Hyperband over `min_budget..max_budget` with `eta = 3`.
     pub fn hyperband(scenario: Scenario) -> Self {
         let hyperband = Hyperband::new(&scenario);
-        Self::random(scenario).intensifier(Box::new(hyperband))
+        Self::random(scenario).intensifier(Box::new(hyperband)).described_as(Smac3Facade::Hyperband)
+    }
+
+    /// Names the SMAC3 facade that `scenario.json`'s `_meta` describes (set by each preset).
+    pub fn described_as(mut self, facade: Smac3Facade) -> Self {
+        self.facade = facade;
+        self
     }
 
     /// Takes the challenger generator out of the preset (to inspect or wrap it).
@@ -211,7 +226,9 @@ impl SmboBuilder {
             selector = selector.with_generator(g, p);
         }
         let intensifier = self.intensifier.unwrap_or_else(|| default_intensifier(&self.scenario));
+        let meta = facade_meta(self.facade, &self.scenario);
         Smbo::new(SmboParts {
+            meta,
             scenario: self.scenario,
             intensifier,
             selector,

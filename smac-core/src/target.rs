@@ -125,11 +125,6 @@ pub fn thread_cpu_seconds() -> f64 {
     clock_seconds(libc::CLOCK_THREAD_CPUTIME_ID)
 }
 
-/// CPU seconds used by this process (all threads).
-pub fn process_cpu_seconds() -> f64 {
-    clock_seconds(libc::CLOCK_PROCESS_CPUTIME_ID)
-}
-
 fn clock_seconds(clock: libc::clockid_t) -> f64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes into the timespec we own; the clock ids are valid on Linux.

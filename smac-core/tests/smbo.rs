@@ -264,3 +264,41 @@ fn noisy_targets_are_raced_over_several_seeds_by_default() {
         assert!(rh.n_trials_of(id) <= 3, "max_config_calls = 3 exceeded by config {id}");
     }
 }
+
+/// A "worker" runner: trials report one CPU second each, none of it spent in this process.
+struct RemoteCpu(VecDeque<TrialInfo>);
+
+impl Runner for RemoteCpu {
+    fn submit_trial(&mut self, trial: TrialInfo) -> Result<(), RunnerError> {
+        self.0.push_back(trial);
+        Ok(())
+    }
+    fn iter_results(&mut self) -> Vec<(TrialInfo, TrialValue)> {
+        self.0
+            .drain(..)
+            .map(|t| {
+                let mut v = TrialValue::success(vec![quad(&t).unwrap()], 0.0);
+                v.cpu_time = 1.0;
+                (t, v)
+            })
+            .collect()
+    }
+    fn wait(&mut self, _: Option<Duration>) -> Result<(), RunnerError> {
+        Ok(())
+    }
+    fn is_running(&self) -> bool {
+        !self.0.is_empty()
+    }
+    fn count_available_workers(&self) -> usize {
+        1 - self.0.len()
+    }
+}
+
+#[test]
+fn cputime_limit_counts_the_targets_cpu_time_as_smac3_does() {
+    let s = Scenario::builder(space()).n_trials(50).deterministic(true).cputime_limit(3.5).build().unwrap();
+    let mut smbo = SmboBuilder::random(s).persist(false).build(RemoteCpu(VecDeque::new())).unwrap();
+    smbo.optimize().unwrap();
+    // Trials start while the target has used less than 3.5 CPU seconds: after 0, 1, 2 and 3.
+    assert_eq!(smbo.runhistory().len(), 4);
+}

@@ -169,12 +169,15 @@ pub fn resolve(args: &OptimizeArgs) -> Result<RunSpec, CliError> {
     if let Some(v) = args.name.clone().or(file.name) {
         b = b.name(v);
     }
+    // As given: a flag verbatim (SMAC3 writes `output_directory` exactly as the user gave it),
+    // a relative path in the file relative to the file's directory.
     let output = match (&args.output_directory, &file.output_directory) {
-        (Some(p), _) => in_cwd(p),
-        (None, Some(p)) => in_file(p),
-        (None, None) => base.join("smac3_output"),
+        (Some(p), _) => p.clone(),
+        (None, Some(p)) if p.is_absolute() => p.clone(),
+        (None, Some(p)) => relative_to(&in_file(p), &cwd),
+        (None, None) => relative_to(&base.join("smac3_output"), &cwd),
     };
-    b = b.output_directory(relative_to(&output, &cwd));
+    b = b.output_directory(output);
     if let Some(v) = args.seed.or(file.seed) {
         b = b.seed(v);
     }

@@ -174,8 +174,20 @@ fn cost_text(c: &ConfigSummary) -> String {
 pub fn run(args: &ShowArgs) -> Result<(), CliError> {
     let dirs = rundir::find(&args.run_dir)?;
     let mut summaries = Vec::with_capacity(dirs.len());
+    let mut first_error = None;
+    // One unreadable run of a folder is reported and the others are still shown.
     for d in &dirs {
-        summaries.push(summarize(&Run::load(d)?, args.top));
+        match Run::load(d) {
+            Ok(run) => summaries.push(summarize(&run, args.top)),
+            Err(e) if dirs.len() > 1 => {
+                eprintln!("smac show: skipping {}: {e}", d.display());
+                first_error.get_or_insert(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if summaries.is_empty() {
+        return Err(first_error.expect("a run failed"));
     }
     if args.json {
         let v = if summaries.len() == 1 {

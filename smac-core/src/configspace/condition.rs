@@ -162,12 +162,14 @@ pub(crate) enum Compiled {
 impl Compiled {
     /// Whether the condition holds for a (partially built) configuration vector, where
     /// NaN marks an inactive parent. Encodings are monotone, so order comparisons are exact.
+    /// As in ConfigSpace 1.x, which compares the NaN of an inactive parent: `!=` holds (the
+    /// child of a `NEQ` on an inactive parent is active), every other comparison fails.
     pub(crate) fn holds(&self, vector: &[f64]) -> bool {
         match self {
             Compiled::Atom { parent, op } => {
                 let x = vector[*parent];
                 if x.is_nan() {
-                    return false;
+                    return matches!(op, Op::Ne(_));
                 }
                 match op {
                     Op::Eq(v) => x == *v,

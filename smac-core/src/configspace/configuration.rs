@@ -178,7 +178,9 @@ impl Configuration {
 fn normalize(hp: &super::Hyperparameter, v: Value) -> Value {
     use super::HpKind;
     match &hp.kind {
-        HpKind::Float(_) => v.as_f64().map(Value::Float).unwrap_or(v),
+        HpKind::Float(_) => {
+            v.as_f64().map(|x| Value::Float(crate::json_compat::round_places(x))).unwrap_or(v)
+        }
         HpKind::Integer(_) => v.as_i64().map(Value::Int).unwrap_or(v),
         HpKind::Categorical(c) => {
             super::hyperparameter::index_of(&c.choices, &v).map(|k| c.choices[k].clone()).unwrap_or(v)

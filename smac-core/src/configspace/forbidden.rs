@@ -14,6 +14,35 @@ pub enum Relation {
     LessThan,
     /// `left > right`.
     GreaterThan,
+    /// `left <= right`.
+    LessEquals,
+    /// `left >= right`.
+    GreaterEquals,
+}
+
+impl Relation {
+    /// The operator as written in messages.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Relation::Equals => "==",
+            Relation::LessThan => "<",
+            Relation::GreaterThan => ">",
+            Relation::LessEquals => "<=",
+            Relation::GreaterEquals => ">=",
+        }
+    }
+
+    /// Whether `ord` (left compared with right) satisfies the relation.
+    fn holds(self, ord: std::cmp::Ordering) -> bool {
+        use std::cmp::Ordering::*;
+        match self {
+            Relation::Equals => ord == Equal,
+            Relation::LessThan => ord == Less,
+            Relation::GreaterThan => ord == Greater,
+            Relation::LessEquals => ord != Greater,
+            Relation::GreaterEquals => ord != Less,
+        }
+    }
 }
 
 /// A forbidden clause.
@@ -35,6 +64,19 @@ pub enum Forbidden {
     },
     /// Forbids the conjunction of all components.
     And(Vec<Forbidden>),
+    /// Forbids the disjunction of the components (ConfigSpace's `ForbiddenOrConjunction`).
+    Or(Vec<Forbidden>),
+    /// Forbids `name <relation> value` for an ordered hyperparameter (ConfigSpace's
+    /// `ForbiddenLessThanClause`, `…LessThanEqualsClause`, `…GreaterThanClause`,
+    /// `…GreaterThanEqualsClause`).
+    Compare {
+        /// The hyperparameter at fault.
+        name: String,
+        /// The comparison (never `Equals`: that is [`Forbidden::Equals`]).
+        relation: Relation,
+        /// The value compared with.
+        value: Value,
+    },
     /// Forbids `left <relation> right` between two hyperparameters' values.
     Relation {
         /// The left-hand hyperparameter.
@@ -59,6 +101,14 @@ impl Forbidden {
     pub fn and(clauses: impl IntoIterator<Item = Forbidden>) -> Self {
         Forbidden::And(clauses.into_iter().collect())
     }
+    /// Forbids any of `clauses`.
+    pub fn or(clauses: impl IntoIterator<Item = Forbidden>) -> Self {
+        Forbidden::Or(clauses.into_iter().collect())
+    }
+    /// Forbids `name <relation> value`.
+    pub fn compare(name: &str, relation: Relation, value: impl Into<Value>) -> Self {
+        Forbidden::Compare { name: name.into(), relation, value: value.into() }
+    }
     /// Forbids `left <relation> right`.
     pub fn relation(left: &str, relation: Relation, right: &str) -> Self {
         Forbidden::Relation { left: left.into(), right: right.into(), relation }
@@ -67,8 +117,10 @@ impl Forbidden {
     /// Every hyperparameter named in the clause.
     pub fn names(&self) -> Vec<&str> {
         match self {
-            Forbidden::Equals { name, .. } | Forbidden::In { name, .. } => vec![name],
-            Forbidden::And(cs) => cs.iter().flat_map(|c| c.names()).collect(),
+            Forbidden::Equals { name, .. } | Forbidden::In { name, .. } | Forbidden::Compare { name, .. } => {
+                vec![name]
+            }
+            Forbidden::And(cs) | Forbidden::Or(cs) => cs.iter().flat_map(|c| c.names()).collect(),
             Forbidden::Relation { left, right, .. } => vec![left, right],
         }
     }
@@ -83,6 +135,13 @@ pub(crate) enum CompiledForbidden {
         values: Vec<f64>,
     },
     And(Vec<CompiledForbidden>),
+    Or(Vec<CompiledForbidden>),
+    /// `vector[index] <relation> value` on a monotone encoding.
+    Compare {
+        index: usize,
+        relation: Relation,
+        value: f64,
+    },
     Relation {
         /// The left-hand hyperparameter.
         left: usize,
@@ -102,6 +161,11 @@ impl CompiledForbidden {
                 !x.is_nan() && values.contains(&x)
             }
             CompiledForbidden::And(cs) => cs.iter().all(|c| c.forbids(vector, decode)),
+            CompiledForbidden::Or(cs) => cs.iter().any(|c| c.forbids(vector, decode)),
+            CompiledForbidden::Compare { index, relation, value } => {
+                let x = vector[*index];
+                !x.is_nan() && x.partial_cmp(value).is_some_and(|o| relation.holds(o))
+            }
             CompiledForbidden::Relation { left, right, relation } => {
                 let (a, b) = (vector[*left], vector[*right]);
                 if a.is_nan() || b.is_nan() {
@@ -114,21 +178,20 @@ impl CompiledForbidden {
 }
 
 fn compare(a: &Value, b: &Value, relation: Relation) -> bool {
-    match relation {
-        Relation::Equals => a.loosely_equals(b),
-        Relation::LessThan | Relation::GreaterThan => {
-            let ord = match (a.as_f64(), b.as_f64()) {
-                (Some(x), Some(y)) => x.partial_cmp(&y),
-                _ => match (a, b) {
-                    (Value::Str(x), Value::Str(y)) => Some(x.cmp(y)),
-                    _ => None,
-                },
-            };
-            match ord {
-                Some(std::cmp::Ordering::Less) => relation == Relation::LessThan,
-                Some(std::cmp::Ordering::Greater) => relation == Relation::GreaterThan,
-                _ => false,
-            }
-        }
+    if relation == Relation::Equals {
+        return a.loosely_equals(b);
     }
+    // Python compares booleans as the numbers 0 and 1.
+    let num = |v: &Value| match v {
+        Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        other => other.as_f64(),
+    };
+    let ord = match (num(a), num(b)) {
+        (Some(x), Some(y)) => x.partial_cmp(&y),
+        _ => match (a, b) {
+            (Value::Str(x), Value::Str(y)) => Some(x.cmp(y)),
+            _ => None,
+        },
+    };
+    ord.is_some_and(|o| relation.holds(o))
 }

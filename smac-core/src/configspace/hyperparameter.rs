@@ -6,13 +6,14 @@
 //! interval `[v - 0.5, v + 0.5]` of the (log-)scaled axis, so a uniform draw on the vector gives each
 //! integer its fair share and encoding an integer lands on the centre of its interval.
 
+use super::prior::Prior;
 use super::value::Value;
 use super::ConfigSpaceError;
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
-/// A float hyperparameter, uniform on `[lower, upper]` (or on its logarithm).
+/// A float hyperparameter on `[lower, upper]` (or on its logarithm), uniform or with a prior.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FloatHp {
     /// Lower bound (inclusive).
@@ -21,11 +22,14 @@ pub struct FloatHp {
     pub upper: f64,
     /// Sample on a log scale (requires `lower > 0`).
     pub log: bool,
-    /// Default value; `None` means the (geometric) midpoint.
+    /// Default value; `None` means the (geometric) midpoint, or the prior's centre.
     pub default: Option<f64>,
+    /// How values are drawn (ConfigSpace's uniform, normal or beta float).
+    #[serde(default)]
+    pub prior: Prior,
 }
 
-/// An integer hyperparameter, uniform on `lower..=upper` (or on its logarithm).
+/// An integer hyperparameter on `lower..=upper` (or on its logarithm), uniform or with a prior.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IntegerHp {
     /// Lower bound (inclusive).
@@ -34,8 +38,11 @@ pub struct IntegerHp {
     pub upper: i64,
     /// Sample on a log scale (requires `lower > 0`).
     pub log: bool,
-    /// Default value; `None` means the rounded (geometric) midpoint.
+    /// Default value; `None` means the rounded (geometric) midpoint, or the prior's centre.
     pub default: Option<i64>,
+    /// How values are drawn (ConfigSpace's uniform, normal or beta integer).
+    #[serde(default)]
+    pub prior: Prior,
 }
 
 /// An unordered choice among values (strings, integers, floats or booleans).
@@ -101,12 +108,18 @@ pub const NEIGHBOUR_STDEV: f64 = 0.2;
 impl Hyperparameter {
     /// A float hyperparameter on `[lower, upper]`.
     pub fn float(name: impl Into<String>, lower: f64, upper: f64) -> Self {
-        Self::with_kind(name, HpKind::Float(FloatHp { lower, upper, log: false, default: None }))
+        Self::with_kind(
+            name,
+            HpKind::Float(FloatHp { lower, upper, log: false, default: None, prior: Prior::Uniform }),
+        )
     }
 
     /// An integer hyperparameter on `lower..=upper`.
     pub fn integer(name: impl Into<String>, lower: i64, upper: i64) -> Self {
-        Self::with_kind(name, HpKind::Integer(IntegerHp { lower, upper, log: false, default: None }))
+        Self::with_kind(
+            name,
+            HpKind::Integer(IntegerHp { lower, upper, log: false, default: None, prior: Prior::Uniform }),
+        )
     }
 
     /// A categorical hyperparameter over `choices`.
@@ -157,6 +170,17 @@ impl Hyperparameter {
     }
 
     /// Sets sampling weights of a categorical (checked when added to a space).
+    /// Gives a float or integer a prior (ConfigSpace's `NormalFloat`/`BetaInteger`/…).
+    pub fn prior(mut self, prior: Prior) -> Self {
+        match &mut self.kind {
+            HpKind::Float(f) => f.prior = prior,
+            HpKind::Integer(i) => i.prior = prior,
+            _ => {}
+        }
+        self
+    }
+
+    /// Sets the sampling weights of a categorical.
     pub fn weights(mut self, w: impl IntoIterator<Item = f64>) -> Self {
         if let HpKind::Categorical(c) = &mut self.kind {
             c.weights = Some(w.into_iter().collect());
@@ -200,6 +224,7 @@ impl Hyperparameter {
                 if f.log && f.lower <= 0.0 {
                     return Err(bad(format!("log scale needs lower > 0, got {}", f.lower)));
                 }
+                f.prior.validate(f.log).map_err(bad)?;
                 if let Some(d) = f.default {
                     if !(d >= f.lower && d <= f.upper) {
                         return Err(bad(format!("default {d} is outside [{}, {}]", f.lower, f.upper)));
@@ -213,6 +238,7 @@ impl Hyperparameter {
                 if i.log && i.lower <= 0 {
                     return Err(bad(format!("log scale needs lower > 0, got {}", i.lower)));
                 }
+                i.prior.validate(i.log).map_err(bad)?;
                 if let Some(d) = i.default {
                     if d < i.lower || d > i.upper {
                         return Err(bad(format!("default {d} is outside [{}, {}]", i.lower, i.upper)));
@@ -258,6 +284,9 @@ impl Hyperparameter {
     pub fn default(&self) -> Value {
         match &self.kind {
             HpKind::Float(f) => Value::Float(f.default.unwrap_or_else(|| {
+                if let Some(u) = f.prior.default_unit(f.lower, f.upper, f.log) {
+                    return crate::json_compat::round_places(from_unit(u, f.lower, f.upper, f.log));
+                }
                 if f.log {
                     (0.5 * (f.lower.ln() + f.upper.ln())).exp()
                 } else {
@@ -265,7 +294,10 @@ impl Hyperparameter {
                 }
             })),
             HpKind::Integer(i) => Value::Int(i.default.unwrap_or_else(|| {
-                let mid = if i.log {
+                let (lo, hi) = (i.lower as f64, i.upper as f64);
+                let mid = if let Some(u) = i.prior.default_unit(lo, hi, i.log) {
+                    from_unit(u, lo, hi, i.log)
+                } else if i.log {
                     (0.5 * ((i.lower as f64).ln() + (i.upper as f64).ln())).exp()
                 } else {
                     0.5 * (i.lower + i.upper) as f64
@@ -337,7 +369,8 @@ impl Hyperparameter {
         match &self.kind {
             HpKind::Float(f) => {
                 let v = from_unit(x.clamp(0.0, 1.0), f.lower, f.upper, f.log);
-                Value::Float(v.clamp(f.lower, f.upper))
+                // ConfigSpace rounds every decoded float to 13 places; so do we.
+                Value::Float(crate::json_compat::round_places(v).clamp(f.lower, f.upper))
             }
             HpKind::Integer(i) => {
                 let (lo, hi) = int_span(i);
@@ -358,11 +391,15 @@ impl Hyperparameter {
         }
     }
 
-    /// Draws a vector entry from the hyperparameter's prior (uniform, or weighted categorical).
+    /// Draws a vector entry from the hyperparameter's prior (uniform, normal, beta, or weighted
+    /// categorical).
     pub fn sample_vector<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         match &self.kind {
-            HpKind::Float(_) => rng.random::<f64>(),
-            HpKind::Integer(_) => self.canonical_vector(rng.random::<f64>()),
+            HpKind::Float(f) => f.prior.sample_unit(rng, f.lower, f.upper, f.log),
+            HpKind::Integer(i) => {
+                let (lo, hi) = int_span(i);
+                self.canonical_vector(i.prior.sample_unit(rng, lo, hi, i.log))
+            }
             HpKind::Categorical(c) => match &c.weights {
                 Some(w) => {
                     let total: f64 = w.iter().sum();
@@ -512,87 +549,5 @@ fn ordinal_index(x: f64, n: usize) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::SeedableRng;
-    use rand_chacha::ChaCha8Rng;
-
-    #[test]
-    fn integer_encoding_round_trips_and_is_uniform() {
-        let hp = Hyperparameter::integer("k", 1, 4);
-        for v in 1..=4 {
-            let x = hp.to_vector(&Value::Int(v)).unwrap();
-            assert_eq!(hp.from_vector(x), Value::Int(v));
-        }
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let mut counts = [0usize; 4];
-        for _ in 0..40_000 {
-            let v = hp.from_vector(hp.sample_vector(&mut rng)).as_i64().unwrap();
-            counts[(v - 1) as usize] += 1;
-        }
-        for c in counts {
-            assert!((9_000..11_000).contains(&c), "counts {counts:?}");
-        }
-    }
-
-    #[test]
-    fn log_float_round_trips() {
-        let hp = Hyperparameter::float("lr", 1e-5, 1.0).log();
-        let x = hp.to_vector(&Value::Float(1e-3)).unwrap();
-        assert!((x - 0.4).abs() < 1e-12);
-        assert!((hp.from_vector(x).as_f64().unwrap() - 1e-3).abs() < 1e-15);
-        assert!((hp.default().as_f64().unwrap() - 10f64.powf(-2.5)).abs() < 1e-12);
-    }
-
-    #[test]
-    fn unset_and_explicit_midpoint_defaults_define_the_same_hyperparameter() {
-        let unset = Hyperparameter::float("x", 0.0, 4.0);
-        assert!(unset.same_definition(&Hyperparameter::float("x", 0.0, 4.0).default_value(2.0)));
-        assert!(!unset.same_definition(&Hyperparameter::float("x", 0.0, 4.0).default_value(1.0)));
-        assert!(!unset.same_definition(&Hyperparameter::float("y", 0.0, 4.0)));
-    }
-
-    #[test]
-    fn validation_names_the_problem() {
-        let e = Hyperparameter::float("x", 1.0, 1.0).validate().unwrap_err();
-        assert!(e.to_string().contains("'x'") && e.to_string().contains("lower"), "{e}");
-        let e = Hyperparameter::float("y", 0.0, 1.0).log().validate().unwrap_err();
-        assert!(e.to_string().contains("log"), "{e}");
-        let e = Hyperparameter::categorical("c", ["a", "b"]).default_value("z").validate().unwrap_err();
-        assert!(e.to_string().contains("choices"), "{e}");
-        let e = Hyperparameter::integer("i", 0, 5).default_value(9).validate().unwrap_err();
-        assert!(e.to_string().contains("outside"), "{e}");
-        assert!(Hyperparameter::categorical("c", ["a", "a"]).validate().is_err());
-    }
-
-    #[test]
-    fn neighbours_are_distinct_and_exclude_self() {
-        let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let hp = Hyperparameter::integer("k", 0, 2);
-        let x = hp.to_vector(&Value::Int(1)).unwrap();
-        let n = hp.neighbours_vector(x, 4, NEIGHBOUR_STDEV, &mut rng);
-        assert!(n.len() <= 2 && !n.contains(&x));
-        let ord = Hyperparameter::ordinal("o", ["lo", "mid", "hi"]);
-        let x = ord.to_vector(&"lo".into()).unwrap();
-        let n = ord.neighbours_vector(x, 4, NEIGHBOUR_STDEV, &mut rng);
-        assert_eq!(n.len(), 1);
-        assert_eq!(ord.from_vector(n[0]), Value::from("mid"));
-        let cat = Hyperparameter::categorical("c", [1, 2, 3]);
-        assert_eq!(cat.neighbours_vector(1.0, 4, NEIGHBOUR_STDEV, &mut rng), vec![0.0, 2.0]);
-        // A tiny step never leaves an integer stuck: its adjacent values are offered.
-        let k = Hyperparameter::integer("k", 0, 100);
-        let x = k.to_vector(&Value::Int(50)).unwrap();
-        let n: Vec<Value> =
-            k.neighbours_vector(x, 4, 1e-6, &mut rng).into_iter().map(|v| k.from_vector(v)).collect();
-        assert_eq!(n, vec![Value::Int(49), Value::Int(51)]);
-    }
-
-    #[test]
-    fn weighted_categorical_samples_by_weight() {
-        let hp = Hyperparameter::categorical("c", ["a", "b"]).weights([1.0, 3.0]);
-        assert_eq!(hp.default(), Value::from("b"));
-        let mut rng = ChaCha8Rng::seed_from_u64(5);
-        let n_b = (0..10_000).filter(|_| hp.sample_vector(&mut rng) == 1.0).count();
-        assert!((7_000..8_000).contains(&n_b), "{n_b}");
-    }
-}
+#[path = "hyperparameter_tests.rs"]
+mod tests;

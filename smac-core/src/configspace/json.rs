@@ -1,10 +1,10 @@
 //! Reading and writing the JSON format of the Python ConfigSpace package (1.x).
 //!
-//! The format is described in `docs/configspace-json.md`. Supported: `uniform_float`,
-//! `uniform_int`, `categorical`, `ordinal` and `constant` hyperparameters; all conditions
-//! (`EQ`, `NEQ`, `LT`, `GT`, `IN`, `AND`, `OR`); the forbiddens `EQUALS`, `IN`, `AND`,
-//! `RELATION_EQ`/`_LT`/`_GT` (and the legacy `RELATION`). Other types ConfigSpace knows
-//! (`normal_*`, `beta_*`, forbidden `OR`, `CLAUSE_*`, `RELATION_LE`/`_GE`) are rejected with
+//! The format is described in `docs/configspace-json.md`. Every type ConfigSpace 1.x writes is
+//! supported: `uniform_*`, `normal_*`, `beta_*` floats and integers, `categorical`, `ordinal`,
+//! `constant`; the conditions `EQ`, `NEQ`, `LT`, `GT`, `IN`, `AND`, `OR`; the forbiddens
+//! `EQUALS`, `IN`, `AND`, `OR`, `CLAUSE_LT`/`_LE`/`_GT`/`_GE`, `RELATION_EQ`/`_LT`/`_LE`/`_GT`/`_GE`
+//! (and the legacy `RELATION`). Anything else is rejected with
 //! [`ConfigSpaceError::UnsupportedType`]. Unknown keys are ignored when reading.
 //!
 //! Defaults are always written out; when reading, a default equal to the one smac-rs would
@@ -14,7 +14,7 @@
 
 use super::{
     CategoricalHp, Condition, ConfigSpace, ConfigSpaceError, FloatHp, Forbidden, HpKind, Hyperparameter,
-    IntegerHp, OrdinalHp, Relation, Value,
+    IntegerHp, OrdinalHp, Prior, Relation, Value,
 };
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
@@ -182,22 +182,35 @@ fn unsupported(what: &str, name: &str, type_name: &str) -> ConfigSpaceError {
     }
 }
 
+/// The prior a `normal_*`/`beta_*` type carries (`mu`, `sigma` / `alpha`, `beta`).
+fn read_prior(it: &Item, type_name: &str) -> Result<Prior, ConfigSpaceError> {
+    Ok(if type_name.starts_with("normal") {
+        Prior::Normal { mu: it.f64("mu")?, sigma: it.f64("sigma")? }
+    } else if type_name.starts_with("beta") {
+        Prior::Beta { alpha: it.f64("alpha")?, beta: it.f64("beta")? }
+    } else {
+        Prior::Uniform
+    })
+}
+
 fn read_hyperparameter(v: &Json) -> Result<Hyperparameter, ConfigSpaceError> {
     let mut it = Item::new(v, "hyperparameters")?;
     let name = it.str("name")?.to_string();
     it.what = format!("hyperparameter '{name}'");
     let kind = match it.str("type")? {
-        "uniform_float" => HpKind::Float(FloatHp {
+        t @ ("uniform_float" | "normal_float" | "beta_float") => HpKind::Float(FloatHp {
             lower: it.f64("lower")?,
             upper: it.f64("upper")?,
             log: it.log()?,
             default: it.default_key().map(|k| it.f64(k)).transpose()?,
+            prior: read_prior(&it, t)?,
         }),
-        "uniform_int" => HpKind::Integer(IntegerHp {
+        t @ ("uniform_int" | "normal_int" | "beta_int") => HpKind::Integer(IntegerHp {
             lower: it.i64("lower")?,
             upper: it.i64("upper")?,
             log: it.log()?,
             default: it.default_key().map(|k| it.i64(k)).transpose()?,
+            prior: read_prior(&it, t)?,
         }),
         "categorical" => {
             let weights = match it.opt("weights") {
@@ -265,11 +278,19 @@ fn read_condition(v: &Json) -> Result<Condition, ConfigSpaceError> {
     })
 }
 
+/// The first hyperparameter a forbidden clause names, looking into conjunctions.
+fn first_name(v: &Json) -> Option<&str> {
+    ["name", "left"]
+        .iter()
+        .find_map(|k| v.get(*k).and_then(Json::as_str))
+        .or_else(|| v.get("clauses").and_then(Json::as_array).and_then(|cs| cs.iter().find_map(first_name)))
+}
+
 fn read_forbidden(v: &Json) -> Result<Forbidden, ConfigSpaceError> {
     let mut it = Item::new(v, "forbiddens")?;
     let type_name = it.str("type")?;
-    // The hyperparameter named first, for messages.
-    let first = ["name", "left"].iter().find_map(|k| it.map.get(*k).and_then(Json::as_str)).unwrap_or("?");
+    // The hyperparameter named first (also inside conjunctions), for messages.
+    let first = first_name(v).unwrap_or("?");
     it.what = format!("the forbidden {type_name} clause on '{first}'");
     let relation = |relation| -> Result<Forbidden, ConfigSpaceError> {
         Ok(Forbidden::Relation { left: it.str("left")?.into(), right: it.str("right")?.into(), relation })
@@ -280,9 +301,22 @@ fn read_forbidden(v: &Json) -> Result<Forbidden, ConfigSpaceError> {
         "AND" => {
             Ok(Forbidden::And(it.list("clauses")?.iter().map(read_forbidden).collect::<Result<_, _>>()?))
         }
+        "OR" => Ok(Forbidden::Or(it.list("clauses")?.iter().map(read_forbidden).collect::<Result<_, _>>()?)),
+        "CLAUSE_LT" | "CLAUSE_LE" | "CLAUSE_GT" | "CLAUSE_GE" => Ok(Forbidden::Compare {
+            name: it.str("name")?.into(),
+            relation: match type_name {
+                "CLAUSE_LT" => Relation::LessThan,
+                "CLAUSE_LE" => Relation::LessEquals,
+                "CLAUSE_GT" => Relation::GreaterThan,
+                _ => Relation::GreaterEquals,
+            },
+            value: it.value("value")?,
+        }),
         "RELATION_EQ" => relation(Relation::Equals),
         "RELATION_LT" => relation(Relation::LessThan),
         "RELATION_GT" => relation(Relation::GreaterThan),
+        "RELATION_LE" => relation(Relation::LessEquals),
+        "RELATION_GE" => relation(Relation::GreaterEquals),
         "RELATION" => match it.str("lambda")? {
             "EQ" => relation(Relation::Equals),
             "LT" => relation(Relation::LessThan),
@@ -311,6 +345,50 @@ enum HpOut<'a> {
     Float { name: &'a str, lower: f64, upper: f64, default_value: f64, log: bool, meta: Option<Json> },
     #[serde(rename = "uniform_int")]
     Integer { name: &'a str, lower: i64, upper: i64, default_value: i64, log: bool, meta: Option<Json> },
+    #[serde(rename = "normal_float")]
+    NormalFloat {
+        name: &'a str,
+        mu: f64,
+        sigma: f64,
+        lower: f64,
+        upper: f64,
+        default_value: f64,
+        log: bool,
+        meta: Option<Json>,
+    },
+    #[serde(rename = "normal_int")]
+    NormalInteger {
+        name: &'a str,
+        mu: f64,
+        sigma: f64,
+        lower: i64,
+        upper: i64,
+        default_value: i64,
+        log: bool,
+        meta: Option<Json>,
+    },
+    #[serde(rename = "beta_float")]
+    BetaFloat {
+        name: &'a str,
+        alpha: f64,
+        beta: f64,
+        lower: f64,
+        upper: f64,
+        default_value: f64,
+        log: bool,
+        meta: Option<Json>,
+    },
+    #[serde(rename = "beta_int")]
+    BetaInteger {
+        name: &'a str,
+        alpha: f64,
+        beta: f64,
+        lower: i64,
+        upper: i64,
+        default_value: i64,
+        log: bool,
+        meta: Option<Json>,
+    },
     #[serde(rename = "categorical")]
     Categorical {
         name: &'a str,
@@ -353,6 +431,20 @@ enum ForbOut<'a> {
     In { name: &'a str, values: &'a [Value] },
     #[serde(rename = "AND")]
     And { clauses: Vec<ForbOut<'a>> },
+    #[serde(rename = "OR")]
+    Or { clauses: Vec<ForbOut<'a>> },
+    #[serde(rename = "CLAUSE_LT")]
+    ClauseLessThan { name: &'a str, value: &'a Value },
+    #[serde(rename = "CLAUSE_LE")]
+    ClauseLessEquals { name: &'a str, value: &'a Value },
+    #[serde(rename = "CLAUSE_GT")]
+    ClauseGreaterThan { name: &'a str, value: &'a Value },
+    #[serde(rename = "CLAUSE_GE")]
+    ClauseGreaterEquals { name: &'a str, value: &'a Value },
+    #[serde(rename = "RELATION_LE")]
+    RelationLessEquals { left: &'a str, right: &'a str },
+    #[serde(rename = "RELATION_GE")]
+    RelationGreaterEquals { left: &'a str, right: &'a str },
     #[serde(rename = "RELATION_EQ")]
     RelationEquals { left: &'a str, right: &'a str },
     #[serde(rename = "RELATION_LT")]
@@ -372,22 +464,32 @@ fn meta_out(meta: &Option<String>) -> Option<Json> {
 fn hp_out(hp: &Hyperparameter) -> HpOut<'_> {
     let (name, meta, default) = (hp.name.as_str(), meta_out(&hp.meta), hp.default());
     match &hp.kind {
-        HpKind::Float(f) => HpOut::Float {
-            name,
-            lower: f.lower,
-            upper: f.upper,
-            default_value: default.as_f64().expect("float default"),
-            log: f.log,
-            meta,
-        },
-        HpKind::Integer(i) => HpOut::Integer {
-            name,
-            lower: i.lower,
-            upper: i.upper,
-            default_value: default.as_i64().expect("integer default"),
-            log: i.log,
-            meta,
-        },
+        HpKind::Float(f) => {
+            let (lower, upper, log) = (f.lower, f.upper, f.log);
+            let default_value = default.as_f64().expect("float default");
+            match f.prior {
+                Prior::Uniform => HpOut::Float { name, lower, upper, default_value, log, meta },
+                Prior::Normal { mu, sigma } => {
+                    HpOut::NormalFloat { name, mu, sigma, lower, upper, default_value, log, meta }
+                }
+                Prior::Beta { alpha, beta } => {
+                    HpOut::BetaFloat { name, alpha, beta, lower, upper, default_value, log, meta }
+                }
+            }
+        }
+        HpKind::Integer(i) => {
+            let (lower, upper, log) = (i.lower, i.upper, i.log);
+            let default_value = default.as_i64().expect("integer default");
+            match i.prior {
+                Prior::Uniform => HpOut::Integer { name, lower, upper, default_value, log, meta },
+                Prior::Normal { mu, sigma } => {
+                    HpOut::NormalInteger { name, mu, sigma, lower, upper, default_value, log, meta }
+                }
+                Prior::Beta { alpha, beta } => {
+                    HpOut::BetaInteger { name, alpha, beta, lower, upper, default_value, log, meta }
+                }
+            }
+        }
         HpKind::Categorical(c) => HpOut::Categorical {
             name,
             choices: &c.choices,
@@ -423,10 +525,19 @@ fn forbidden_out(f: &Forbidden) -> ForbOut<'_> {
         Forbidden::Equals { name, value } => ForbOut::Equals { name, value },
         Forbidden::In { name, values } => ForbOut::In { name, values },
         Forbidden::And(clauses) => ForbOut::And { clauses: clauses.iter().map(forbidden_out).collect() },
+        Forbidden::Or(clauses) => ForbOut::Or { clauses: clauses.iter().map(forbidden_out).collect() },
+        Forbidden::Compare { name, relation, value } => match relation {
+            Relation::LessThan => ForbOut::ClauseLessThan { name, value },
+            Relation::LessEquals => ForbOut::ClauseLessEquals { name, value },
+            Relation::GreaterThan => ForbOut::ClauseGreaterThan { name, value },
+            Relation::GreaterEquals | Relation::Equals => ForbOut::ClauseGreaterEquals { name, value },
+        },
         Forbidden::Relation { left, right, relation } => match relation {
             Relation::Equals => ForbOut::RelationEquals { left, right },
             Relation::LessThan => ForbOut::RelationLessThan { left, right },
             Relation::GreaterThan => ForbOut::RelationGreaterThan { left, right },
+            Relation::LessEquals => ForbOut::RelationLessEquals { left, right },
+            Relation::GreaterEquals => ForbOut::RelationGreaterEquals { left, right },
         },
     }
 }

@@ -12,6 +12,7 @@ mod forbidden;
 mod hyperparameter;
 pub mod json;
 pub mod neighbourhood;
+mod prior;
 mod value;
 
 pub use condition::Condition;
@@ -20,6 +21,7 @@ pub use error::ConfigSpaceError;
 pub use forbidden::{Forbidden, Relation};
 pub use hyperparameter::{CategoricalHp, ColumnType, FloatHp, HpKind, Hyperparameter, IntegerHp, OrdinalHp};
 pub use neighbourhood::NUMERIC_NEIGHBOURS;
+pub use prior::Prior;
 pub use value::Value;
 
 use condition::{Compiled, Op};
@@ -438,13 +440,24 @@ impl ConfigSpace {
                 let values = values.iter().map(|v| hp.to_vector(v)).collect::<Result<_, _>>()?;
                 Ok(CompiledForbidden::In { index: i, values })
             }
-            Forbidden::And(cs) => {
+            Forbidden::And(cs) | Forbidden::Or(cs) => {
                 if cs.is_empty() {
                     return Err(invalid("an empty conjunction"));
                 }
-                Ok(CompiledForbidden::And(
-                    cs.iter().map(|c| self.compile_forbidden(c)).collect::<Result<_, _>>()?,
-                ))
+                let parts = cs.iter().map(|c| self.compile_forbidden(c)).collect::<Result<_, _>>()?;
+                Ok(if matches!(f, Forbidden::And(_)) {
+                    CompiledForbidden::And(parts)
+                } else {
+                    CompiledForbidden::Or(parts)
+                })
+            }
+            Forbidden::Compare { name, relation, value } => {
+                let i = self.lookup(name, &context)?;
+                let hp = &self.hyperparameters[i];
+                if !hp.is_ordered() || *relation == Relation::Equals {
+                    return Err(invalid("an order comparison needs an ordered hyperparameter and < <= > >="));
+                }
+                Ok(CompiledForbidden::Compare { index: i, relation: *relation, value: hp.to_vector(value)? })
             }
             Forbidden::Relation { left, right, relation } => {
                 let l = self.lookup(left, &context)?;
@@ -499,18 +512,13 @@ pub(crate) fn describe_forbidden(f: &Forbidden) -> String {
             let vs: Vec<String> = values.iter().map(|v| v.to_string()).collect();
             format!("({name} in {{{}}})", vs.join(", "))
         }
-        Forbidden::And(cs) => {
+        Forbidden::And(cs) | Forbidden::Or(cs) => {
             let parts: Vec<String> = cs.iter().map(describe_forbidden).collect();
-            format!("({})", parts.join(" && "))
+            let op = if matches!(f, Forbidden::And(_)) { " && " } else { " || " };
+            format!("({})", parts.join(op))
         }
-        Forbidden::Relation { left, right, relation } => {
-            let op = match relation {
-                Relation::Equals => "==",
-                Relation::LessThan => "<",
-                Relation::GreaterThan => ">",
-            };
-            format!("({left} {op} {right})")
-        }
+        Forbidden::Compare { name, relation, value } => format!("({name} {} {value})", relation.symbol()),
+        Forbidden::Relation { left, right, relation } => format!("({left} {} {right})", relation.symbol()),
     }
 }
 

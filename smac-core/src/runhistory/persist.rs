@@ -3,8 +3,9 @@
 //! Layout: `{"stats": {submitted, finished, running}, "data": [{config_id, instance, seed,
 //! budget, cost, time, cpu_time, status, starttime, endtime, additional_info}, …], "configs":
 //! {"1": {name: value}}, "config_origins": {"1": origin}}`. `cost` is a number for one objective
-//! and a list for several; infinite costs are written as the largest finite double because JSON
-//! has no infinity. Running trials are counted in `stats` but not written as rows: after a
+//! and a list for several; every object's keys are in SMAC3's order (DeepCAVE reads rows by
+//! position) and infinite costs are written as Python's `Infinity` token, as SMAC3 writes them.
+//! Running trials are counted in `stats` but not written as rows: after a
 //! restart they are simply asked again.
 //!
 //! The file is rewritten after every `tell` (temp file + rename, so a kill at any moment leaves
@@ -84,7 +85,7 @@ fn render_row(id: ConfigId, trial: &TrialInfo, v: &TrialValue) -> String {
     } else {
         Json::from(v.cost.iter().map(|c| to_finite(*c)).collect::<Vec<_>>())
     };
-    json!({
+    let row = json!({
         "config_id": id,
         "instance": trial.instance,
         "seed": trial.seed,
@@ -96,8 +97,8 @@ fn render_row(id: ConfigId, trial: &TrialInfo, v: &TrialValue) -> String {
         "starttime": to_finite(v.starttime),
         "endtime": to_finite(v.endtime),
         "additional_info": v.additional_info,
-    })
-    .to_string()
+    });
+    crate::json_compat::python_tokens(&row.to_string())
 }
 
 impl RunHistory {
