@@ -12,7 +12,7 @@
 //! Everything is checked before any worker starts, and errors name the field.
 
 use super::scheduler_file::{read_scheduler_file, SchedulerFileKind};
-use crate::backends::dask::{DaskCluster, DaskOptions};
+use crate::backends::dask::{DaskBackend, DaskCluster, DaskOptions};
 use crate::client::local::LocalCluster;
 use crate::client::Client;
 use crate::core::{DaskStyleParallelRunner, ParallelOptions, ShippableTarget};
@@ -216,7 +216,13 @@ impl ClusterConfig {
                 Box::new(DaskStyleParallelRunner::attach(target, client, options)?)
             }
             Placement::Dask(cluster) => {
-                Box::new(DaskStyleParallelRunner::dask(target, cluster, self.dask.clone(), options)?)
+                let field = match &cluster {
+                    DaskCluster::SchedulerFile(p) => format!("scheduler_file {}", p.display()),
+                    _ => "dask_address".to_string(),
+                };
+                let backend = DaskBackend::connect(&target, cluster, self.dask.clone(), &options)
+                    .map_err(|e| RunnerError::Config { field, message: e.to_string() })?;
+                Box::new(DaskStyleParallelRunner::new(backend, options)?)
             }
         })
     }

@@ -28,7 +28,7 @@ mod process;
 pub use output::{parse_output, ParsedOutput};
 
 use crate::core::ShippableTarget;
-use process::{capture, wait_child, Exit, Kill};
+use process::{capture, kill_group, wait_child, Exit, Kill, OUTPUT_GRACE};
 use serde::{Deserialize, Serialize};
 use smac_core::trial::unix_now;
 use smac_core::{Scenario, StatusType, TargetFunction, TargetOutput, TrialInfo, TrialValue, Value};
@@ -36,7 +36,7 @@ use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::Instant;
 
 /// Environment variable that carries the trial as JSON.
 pub const ENV_TRIAL_JSON: &str = "SMAC_TRIAL_JSON";
@@ -194,10 +194,19 @@ impl CommandTarget {
         }
         let stdout = capture(child.stdout.take());
         let stderr = capture(child.stderr.take());
-        let exit = wait_child(child.id() as i32, self.walltime_limit, as_limit);
-        let grace = Duration::from_secs(2);
-        let stdout = stdout.recv_timeout(grace).unwrap_or_default();
-        let stderr = stderr.recv_timeout(grace).unwrap_or_default();
+        let pid = child.id() as i32;
+        let exit = wait_child(pid, self.walltime_limit, as_limit);
+        // The trial ends with its main process: children it left behind (data loaders, a
+        // daemon, `sleep &`) get a short grace to close their output, then the whole group is
+        // killed. What was read is kept either way.
+        let grace = Instant::now() + OUTPUT_GRACE;
+        let closed = stdout.wait_closed(grace) & stderr.wait_closed(grace);
+        kill_group(pid);
+        if !closed {
+            let after_kill = Instant::now() + OUTPUT_GRACE;
+            let _ = stdout.wait_closed(after_kill) & stderr.wait_closed(after_kill);
+        }
+        let (stdout, stderr) = (stdout.take(), stderr.take());
         let mut value = self.classify(&exit, &stdout, &stderr, start);
         value.cpu_time = exit.cpu_seconds;
         value
@@ -311,7 +320,7 @@ mod tests {
     use super::*;
     use smac_core::{ConfigSpace, Hyperparameter};
     use std::sync::Arc;
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
     fn trial() -> TrialInfo {
         let mut cs = ConfigSpace::new("c");
@@ -363,5 +372,31 @@ mod tests {
         assert!(v.error_message().unwrap().contains("cannot start"));
         let v = sh("echo 'cost=1; status=DONOTEXIST'").run(&t);
         assert_eq!(v.status, StatusType::Doesnotexist);
+    }
+
+    #[test]
+    fn a_child_left_holding_stdout_neither_loses_the_cost_nor_outlives_the_trial() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("child.pid");
+        // The background child inherits stdout and would hold it open for 30 s.
+        let script = format!("sleep 30 & echo $! > {}; echo cost=0.25", pidfile.display());
+        let started = Instant::now();
+        let v = sh(&script).run(&trial());
+        let took = started.elapsed();
+        assert_eq!((v.status, v.cost.clone()), (StatusType::Success, vec![0.25]), "{v:?}");
+        assert!(took < Duration::from_secs(2), "only the grace period is waited: {took:?}");
+        let child: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+        // SAFETY: signal 0 only checks for existence (a zombie of a reaped group is gone soon).
+        let gone = (0..200).any(|_| {
+            let alive = unsafe { libc::kill(child, 0) } == 0
+                && std::fs::read_to_string(format!("/proc/{child}/stat"))
+                    .map(|st| !st.contains(") Z "))
+                    .unwrap_or(false);
+            if alive {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            !alive
+        });
+        assert!(gone, "the trial's background child {child} was killed with it");
     }
 }

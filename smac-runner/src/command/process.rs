@@ -2,35 +2,75 @@
 
 use crate::worker::watchdog::process_resident_bytes;
 use std::io::Read;
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Most bytes of stdout/stderr kept per trial (the end is kept: the cost is printed last).
 const MAX_CAPTURE: usize = 8 << 20;
 
+/// How long output pipes may stay open after the program's main process exited (a child it
+/// left behind may still hold them) before the process group is killed.
+pub(super) const OUTPUT_GRACE: Duration = Duration::from_millis(250);
+
+/// A pipe read to its end on a thread; what was read so far is never lost.
+pub(super) struct Capture {
+    data: Arc<Mutex<Vec<u8>>>,
+    done: Receiver<()>,
+}
+
+impl Capture {
+    /// Waits until the pipe is closed, at most until `deadline`; whether it was.
+    pub fn wait_closed(&self, deadline: Instant) -> bool {
+        self.done.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_ok()
+    }
+
+    /// Everything read so far (the last `MAX_CAPTURE` bytes of it).
+    pub fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.data.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
 /// Reads a pipe to its end on a thread, keeping at most the last `MAX_CAPTURE` bytes.
-pub(super) fn capture(pipe: Option<impl Read + Send + 'static>) -> std::sync::mpsc::Receiver<Vec<u8>> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    if let Some(mut pipe) = pipe {
-        std::thread::spawn(move || {
-            let mut all = Vec::new();
-            let mut buf = [0u8; 8192];
-            loop {
-                match pipe.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        all.extend_from_slice(&buf[..n]);
-                        if all.len() > 2 * MAX_CAPTURE {
-                            all.drain(..all.len() - MAX_CAPTURE);
+pub(super) fn capture(pipe: Option<impl Read + Send + 'static>) -> Capture {
+    let (tx, done) = std::sync::mpsc::channel();
+    let data = Arc::new(Mutex::new(Vec::new()));
+    match pipe {
+        Some(mut pipe) => {
+            let sink = data.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                loop {
+                    match pipe.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            let mut all = sink.lock().unwrap_or_else(|e| e.into_inner());
+                            all.extend_from_slice(&buf[..n]);
+                            if all.len() > 2 * MAX_CAPTURE {
+                                let cut = all.len() - MAX_CAPTURE;
+                                all.drain(..cut);
+                            }
                         }
                     }
                 }
-            }
-            let _ = tx.send(all);
-        });
-    } else {
-        let _ = tx.send(Vec::new());
+                let _ = tx.send(());
+            });
+        }
+        None => {
+            let _ = tx.send(());
+        }
     }
-    rx
+    Capture { data, done }
+}
+
+/// Kills the program's process group (pgid == pid: it called setpgid(0, 0)) and the program:
+/// at a limit, and at the end of every trial, so that nothing a trial started outlives it.
+pub(super) fn kill_group(pid: i32) {
+    // SAFETY: plain signals to the group we created and to our own child; harmless when they
+    // are already gone (an exited, reaped child's pid is only reused after the group is empty).
+    unsafe {
+        libc::kill(-pid, libc::SIGKILL);
+    }
 }
 
 /// Why we killed a program.
@@ -119,12 +159,4 @@ pub(super) fn wait_child(pid: i32, walltime: Option<f64>, mem_limit: Option<u64>
         unsafe { libc::close(pidfd) };
     }
     exit
-}
-
-fn kill_group(pid: i32) {
-    // SAFETY: signals the process group we created for the child (pgid == pid).
-    unsafe {
-        libc::kill(-pid, libc::SIGKILL);
-        libc::kill(pid, libc::SIGKILL);
-    }
 }
