@@ -2,6 +2,7 @@
 //! Core of smac-rs: config space, scenario, trials, run history, initial designs, intensifiers,
 //! acquisition and the SMBO loop.
 
+pub mod atomic_file;
 pub mod configspace;
 
 pub use configspace::{

@@ -5,10 +5,11 @@
 //! that holds a different scenario is an error unless `overwrite` is set. Every file is written
 //! atomically, so a run killed at any moment restarts from its last told trial.
 
+use crate::atomic_file::write_atomically;
 use crate::configspace::{ConfigSpace, Configuration};
 use crate::error::SmacError;
 use crate::json_compat::to_python_json;
-use crate::runhistory::{write_atomically, RunHistory};
+use crate::runhistory::RunHistory;
 use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -156,7 +157,7 @@ impl RunDirectory {
 
     fn write(&self, name: &str, bytes: &[u8]) -> Result<(), SmacError> {
         let p = self.file(name);
-        write_atomically(&p, bytes).map_err(|e| io_err(&p, e))
+        write_atomically(&p, bytes, 0o644).map_err(|e| io_err(&p, e))
     }
 
     fn read_scenario(&self, current: &Scenario) -> Result<Scenario, SmacError> {

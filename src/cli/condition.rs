@@ -85,9 +85,14 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
     Ok(out)
 }
 
+/// Deepest nesting of parentheses accepted: far beyond any real condition, and far below
+/// what would overflow the stack of the recursive descent (and of the condition's later use).
+pub const MAX_DEPTH: usize = 64;
+
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
+    depth: usize,
 }
 
 impl Parser {
@@ -130,7 +135,12 @@ impl Parser {
     fn atom(&mut self) -> Result<Expr, String> {
         match self.next() {
             Some(Tok::Op("(")) => {
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return Err(format!("parentheses nested deeper than {MAX_DEPTH} levels"));
+                }
                 let e = self.or()?;
+                self.depth -= 1;
                 match self.next() {
                     Some(Tok::Op(")")) => Ok(e),
                     _ => Err("missing ')'".into()),
@@ -196,7 +206,7 @@ fn describe(t: Option<&Tok>) -> String {
 
 /// Parses an `active_if` expression.
 pub fn parse(text: &str) -> Result<Expr, String> {
-    let mut p = Parser { toks: tokenize(text)?, pos: 0 };
+    let mut p = Parser { toks: tokenize(text)?, pos: 0, depth: 0 };
     if p.toks.is_empty() {
         return Err("empty expression".into());
     }
@@ -323,5 +333,14 @@ mod tests {
         assert!(err.contains("[linear, rbf]"), "{err}");
         assert!(parse("degree == 2.5").unwrap().to_condition("g", &lookup).is_err());
         assert!(parse("nope == 1").unwrap().to_condition("g", &lookup).unwrap_err().contains("unknown"));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = format!("{}a == 1{}", "(".repeat(10_000), ")".repeat(10_000));
+        let err = parse(&deep).unwrap_err();
+        assert!(err.contains("nested deeper than 64"), "{err}");
+        let ok = format!("{}a == 1{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        assert_eq!(parse(&ok).unwrap(), atom("a", CmpOp::Eq, &["1"]));
     }
 }

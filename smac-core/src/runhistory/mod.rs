@@ -7,7 +7,7 @@
 
 mod persist;
 
-pub use persist::{write_atomically, RunHistoryError};
+pub use persist::RunHistoryError;
 
 use crate::configspace::Configuration;
 use crate::trial::{StatusType, TrialInfo, TrialValue};

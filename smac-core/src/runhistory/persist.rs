@@ -14,12 +14,12 @@
 //! and runs that do not persist never render anything.
 
 use super::{ConfigId, RunHistory};
+use crate::atomic_file::write_atomically;
 use crate::configspace::{ConfigSpace, ConfigSpaceError, Configuration};
 use crate::json_compat::{from_finite as unfinite, to_finite};
 use crate::trial::{StatusType, TrialInfo, TrialValue};
 use serde_json::{json, Value as Json};
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -151,7 +151,7 @@ impl RunHistory {
 
     /// Writes `runhistory.json` atomically (temp file in the same directory, then rename).
     pub fn save(&self, path: &Path) -> Result<(), RunHistoryError> {
-        write_atomically(path, self.to_json().as_bytes())
+        write_atomically(path, self.to_json().as_bytes(), 0o644)
             .map_err(|e| RunHistoryError::File { path: path.to_path_buf(), reason: e.to_string() })
     }
 
@@ -268,22 +268,4 @@ fn parse_row(
         additional_info: field("additional_info", info_pos).as_object().cloned().unwrap_or_default(),
     };
     Ok((trial, value))
-}
-
-/// Writes `bytes` to `path` through a temporary sibling and a rename, so readers and restarts
-/// never see a half-written file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile_in(dir, path)?;
-    tmp.1.write_all(bytes)?;
-    tmp.1.flush()?;
-    drop(tmp.1);
-    std::fs::rename(&tmp.0, path)
-}
-
-fn tempfile_in(dir: &Path, path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    Ok((tmp.clone(), std::fs::File::create(&tmp)?))
 }

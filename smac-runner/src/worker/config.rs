@@ -4,7 +4,6 @@
 use crate::protocol::{Token, DEFAULT_MAX_FRAME, PROTOCOL_VERSION};
 use crate::resources::Resources;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -109,16 +108,11 @@ impl SchedulerFile {
         }
     }
 
-    /// Writes the file atomically (temp file + rename) with owner-only permissions, since it
-    /// holds the token.
+    /// Writes the file atomically with owner-only permissions, since it holds the token
+    /// (through an exclusively created temporary file: see [`smac_core::atomic_file`]).
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let tmp = path.with_extension("tmp");
-        let mut f =
-            std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-        f.write_all(serde_json::to_string_pretty(self).expect("scheduler file serializes").as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(tmp, path)
+        let text = serde_json::to_string_pretty(self).expect("scheduler file serializes");
+        smac_core::atomic_file::write_atomically(path, text.as_bytes(), 0o600)
     }
 
     /// The token, checked to be 64 hex digits of a scheduler of our protocol version.
