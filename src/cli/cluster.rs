@@ -20,6 +20,8 @@ pub fn worker(args: &WorkerArgs) -> Result<(), CliError> {
 
 /// Runs `smac scheduler`: listens, writes the scheduler file, serves until SIGINT/SIGTERM.
 pub fn scheduler(args: &SchedulerArgs) -> Result<(), CliError> {
+    // Scattered blobs must not stay in this long-lived process's memory once freed.
+    smac_runner::scheduler::release_large_blocks_eagerly();
     let listen: SocketAddr = (args.host.as_str(), args.port)
         .to_socket_addrs()
         .map_err(|e| CliError::Usage(format!("--host {}: {e}", args.host)))?

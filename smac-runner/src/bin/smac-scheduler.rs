@@ -75,6 +75,8 @@ fn options() -> Result<Options, String> {
 }
 
 fn main() -> ExitCode {
+    // Scattered blobs must not stay in this long-lived process's memory once freed.
+    smac_runner::scheduler::release_large_blocks_eagerly();
     let opts = match options() {
         Ok(o) => o,
         Err(e) => {
