@@ -302,8 +302,9 @@ fn the_local_cluster_script_runs_the_trials_on_its_own_workers() {
 
 /// The Python with `distributed`, or `None` after a loud message (a failure when `CI=true`).
 fn dask_python(test: &str) -> Option<PathBuf> {
+    // Absolute: smac runs it from another directory.
     let candidate = std::env::var_os("SMAC_DASK_PYTHON")
-        .map(PathBuf::from)
+        .map(|p| if Path::new(&p).components().count() > 1 { Path::new(ROOT).join(p) } else { p.into() })
         .or_else(|| Some(Path::new(ROOT).join(".venv-dask/bin/python")).filter(|p| p.exists()));
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     let Some(python) = candidate else {

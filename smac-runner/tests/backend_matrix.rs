@@ -71,6 +71,9 @@ fn check_patience_expires(r: &mut DaskStyleParallelRunner, patience: Duration) {
     assert!(waited >= patience && waited < patience + Duration::from_secs(5), "waited {waited:?}");
 }
 
+/// How late the first worker is started after the submit began.
+const LATE: Duration = Duration::from_millis(300);
+
 /// No worker yet: a submit waits within its patience for the first worker, which arrives
 /// late (started by `arrive` only after the submit began waiting), and the trial runs.
 fn check_late_first_worker(r: &mut DaskStyleParallelRunner, arrive: impl FnOnce() + Send) {
@@ -78,17 +81,20 @@ fn check_late_first_worker(r: &mut DaskStyleParallelRunner, arrive: impl FnOnce(
     let (go, ready) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|s| {
         s.spawn(move || {
-            // Started once the main thread is about to submit; the worker process then takes
-            // its own start-up time to join.
+            // The worker is late on purpose: started LATE after the main thread began its
+            // submit (a delay that is the scenario, not a synchronization).
             ready.recv().unwrap();
+            std::thread::sleep(LATE);
             arrive();
         });
         go.send(()).unwrap();
         let started = Instant::now();
         r.submit_trial(trial(0.5, 0)).unwrap();
+        let waited = started.elapsed();
+        assert!(waited >= LATE, "the submit returned after {waited:?}, before any worker existed");
         let (_, v) = collect(r, 1, Duration::from_secs(30)).pop().unwrap();
         assert_eq!(v.status, StatusType::Success, "{v:?}");
-        eprintln!("late first worker: trial done {:?} after the submit", started.elapsed());
+        eprintln!("late first worker: the submit waited {waited:?}");
     });
 }
 
@@ -104,7 +110,8 @@ fn check_killed_worker(r: &mut DaskStyleParallelRunner) -> TrialValue {
     v
 }
 
-/// A blob scattered once reaches every worker that runs trials exactly once.
+/// A blob scattered once reaches every worker that runs trials exactly once (which workers
+/// run them is the scheduler's choice; the hygiene test below makes both run some).
 fn check_scatter_once_per_worker(r: &mut DaskStyleParallelRunner, n_trials: u64) -> HashSet<u64> {
     r.scatter("blob", vec![3u8; 4321]).unwrap();
     for k in 0..n_trials {
@@ -311,7 +318,7 @@ fn processes_column() {
     // Scatter once per worker process.
     let scat = Mode::Scattered { name: "blob".into() };
     let mut r = DaskStyleParallelRunner::on_cluster(single(scat), two(), opts(|_| ())).unwrap();
-    assert_eq!(check_scatter_once_per_worker(&mut r, 8).len(), 2, "both workers ran trials");
+    check_scatter_once_per_worker(&mut r, 8);
 
     // Resource claims: workers offering no GPU never get GPU=1 trials (patience expires);
     // workers offering one do.
@@ -369,7 +376,7 @@ fn scheduler_column() {
 
     // Scatter once per worker.
     let mut r = attach(&client, Mode::Scattered { name: "blob".into() }, opts(|_| ()));
-    assert_eq!(check_scatter_once_per_worker(&mut r, 8).len(), 2, "both workers ran trials");
+    check_scatter_once_per_worker(&mut r, 8);
     drop(r);
 
     // GPU assignment.
