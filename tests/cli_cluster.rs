@@ -133,6 +133,7 @@ fn bad_cluster_settings_are_refused_before_any_worker_starts_and_nothing_is_lost
     std::fs::write(d.join("odd.json"), r#"{"host": "x", "port": 1}"#).unwrap();
     let cases: &[(&[&str], &[&str])] = &[
         (&["--scheduler-file", "odd.json"], &["scheduler_file", "odd.json", "neither", "host"]),
+        (&["--dask-address", "nonsense"], &["dask_address", "nonsense"]),
         (&["-n", "6", "--n-workers", "100000"], &["n_workers", "100000"]),
         (&["-n", "6", "--n-workers", "2", "--gpus", ""], &["gpus", "no device"]),
         (&["-n", "6", "--n-workers", "2", "--gpus", ",", "--single-node-with-gpus"], &["gpus"]),
