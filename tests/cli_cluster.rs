@@ -228,7 +228,11 @@ fn the_header_counts_connected_workers_and_ctrl_c_ends_the_wait_for_one() {
             break;
         }
     }
-    // The header is printed just before the loop's first submit, which then waits.
+    // The header is printed just before the loop's first submit, which then waits up to its
+    // 60 s patience; give it a second to be in that wait (the point is to interrupt the wait,
+    // not the start), and check that it is still running.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(child.try_wait().unwrap().is_none(), "smac ended without a worker: {seen:?}");
     let stopped = Instant::now();
     // SAFETY: signals our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
