@@ -17,7 +17,7 @@
 //! |---|---|---|---|---|
 //! | patience: expiry, first worker arriving late | n/a (threads exist from the start) | yes | yes | yes |
 //! | worker killed mid-trial → retried, then crashed | n/a (a panic → crashed, no retry) | yes | yes | crashed (see test) |
-//! | scatter sent once per worker | yes | yes | yes | yes |
+//! | scatter sent once per worker | yes | yes | yes | seen once per trial |
 //! | resource claims | threads offer the claims | yes | yes | yes |
 //! | GPU assignment (`single_node_with_gpus`) | refused (Config) | yes | yes | yes |
 //! | walltime limit | yes | yes | yes | yes |
@@ -611,7 +611,9 @@ fn dask_column() {
     drop(r);
     d.worker("w2", &[], &[]);
 
-    // Scatter once per worker.
+    // Scatter: Dask broadcasts the blob once; here each trial must see it exactly once (how
+    // often `client.scatter` ran is the backend's counter, checked in dask_attach.rs, not
+    // part of the public API used here).
     let mut r = d.runner(Mode::Scattered { name: "blob".into() }, opts(|_| ()));
     wait_count(&mut r, 2, "two Dask workers");
     check_scatter_once_per_worker(&mut r, 6);
