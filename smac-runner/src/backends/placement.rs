@@ -104,6 +104,9 @@ impl std::fmt::Display for Placement {
             Placement::Local(n) => write!(f, "{n} local worker(s)"),
             Placement::Scheduler(p) => write!(f, "the smac scheduler of {}", p.display()),
             Placement::Dask(DaskCluster::Address(a)) => write!(f, "the Dask scheduler {a}"),
+            Placement::Dask(DaskCluster::SchedulerFile(p)) => {
+                write!(f, "the Dask scheduler of {}", p.display())
+            }
             Placement::Dask(c) => write!(f, "Dask cluster {c:?}"),
         }
     }

@@ -239,6 +239,10 @@ pub fn check_handshake(payload: &[u8], token: &Token) -> Result<Peer, FrameError
     Ok(peer)
 }
 
+/// Capacity above which an idle read or write buffer is shrunk: a connection that carried one
+/// large frame (a scattered blob) must not keep that much memory for the rest of its life.
+pub const RETAINED_BUFFER: usize = 1 << 20;
+
 /// Incremental frame splitter over a byte stream; never panics on any input.
 #[derive(Debug)]
 pub struct FrameDecoder {
@@ -320,10 +324,15 @@ impl FrameDecoder {
     }
 
     /// Drops consumed bytes once they dominate the buffer, keeping appends amortized O(1).
+    /// Once a large frame (a scattered blob) is consumed, its memory is given back rather than
+    /// kept as capacity for the life of the connection.
     fn compact(&mut self) {
         if self.start > 0 && (self.start == self.buf.len() || self.start >= 64 * 1024) {
             self.buf.drain(..self.start);
             self.start = 0;
+        }
+        if self.buf.capacity() > RETAINED_BUFFER && self.buf.len() <= RETAINED_BUFFER / 2 {
+            self.buf.shrink_to(RETAINED_BUFFER / 2);
         }
     }
 }

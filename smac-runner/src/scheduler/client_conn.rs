@@ -10,7 +10,7 @@
 //! silent its runners are detached (their queued trials dropped); the cluster stays up.
 
 use crate::core::TargetSpec;
-use crate::protocol::{decode_message, encode_frame, FrameDecoder, FromClient, ToClient};
+use crate::protocol::{decode_message, encode_frame, FrameDecoder, FromClient, ToClient, RETAINED_BUFFER};
 use crate::scheduler::context::ConnContext;
 use crate::scheduler::stats::{bump, SchedulerStats};
 use crate::scheduler::{Msg, NoticeSink};
@@ -213,6 +213,9 @@ async fn writer(
             return;
         }
         buf.clear();
+        if buf.capacity() > RETAINED_BUFFER {
+            buf.shrink_to(RETAINED_BUFFER / 2);
+        }
     }
     let _ = wr.shutdown().await;
 }

@@ -10,7 +10,7 @@
 
 use crate::protocol::{
     check_handshake, decode_message, encode_frame, Blob, FrameDecoder, Peer, ToScheduler, ToWorker,
-    WireTrial, HANDSHAKE_MAX_FRAME,
+    WireTrial, HANDSHAKE_MAX_FRAME, RETAINED_BUFFER,
 };
 use crate::scheduler::context::ConnContext;
 use crate::scheduler::stats::bump;
@@ -219,6 +219,10 @@ async fn writer(
                 return;
             }
             buf.clear();
+            // A scattered blob went out: do not keep its size as capacity.
+            if buf.capacity() > RETAINED_BUFFER {
+                buf.shrink_to(RETAINED_BUFFER / 2);
+            }
         }
         if stop {
             let _ = wr.shutdown().await;

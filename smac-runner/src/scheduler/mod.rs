@@ -22,7 +22,7 @@ pub mod stats;
 pub(crate) use messages::{Hello, Link, Msg, Notice, NoticeSink, Outgoing, TrialEnv};
 
 use crate::core::TargetSpec;
-use crate::protocol::{ToScheduler, DEFAULT_MAX_FRAME};
+use crate::protocol::{ToScheduler, DEFAULT_MAX_FRAME, RETAINED_BUFFER};
 use crate::resources::Resources;
 use crate::scheduler::stats::{bump, Counters};
 use smac_core::{StatusType, TrialInfo, TrialValue};
@@ -249,8 +249,13 @@ impl Scheduler {
     }
 
     fn detach(&mut self, runner_id: u64) {
-        if self.runners.remove(&runner_id).is_some() {
+        if let Some(runner) = self.runners.remove(&runner_id) {
             tracing::info!(runner_id, "runner detached");
+            let scattered: usize = runner.scattered.values().map(|d| d.len()).sum();
+            drop(runner);
+            if scattered >= RETAINED_BUFFER {
+                give_back_memory();
+            }
         }
         self.pending.retain(|p| p.runner_id != runner_id);
         for w in self.workers.values_mut() {
@@ -516,5 +521,29 @@ impl Scheduler {
             r.slots.store(0, Ordering::Release);
             r.notices.send(Notice::Workers);
         }
+    }
+}
+
+/// Asks the allocator to return freed memory to the system. glibc keeps large freed blocks in
+/// its arenas (its mmap threshold rises after the first large free), so without this a
+/// scheduler that carried a scattered blob would keep its size in resident memory.
+fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// For a process whose main job is to be the scheduler (`smac-scheduler`, `smac scheduler`):
+/// serve allocations of 1 MiB and more (scattered blobs, their frames) from their own
+/// mappings, returned to the system when freed, instead of letting glibc's adaptive threshold
+/// keep them in its heap after the first one. Call it first thing in `main`; a no-op
+/// elsewhere than glibc.
+pub fn release_large_blocks_eagerly() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes an allocator tuning parameter; called before other threads.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, RETAINED_BUFFER as libc::c_int);
     }
 }

@@ -58,6 +58,8 @@ pub fn run_standalone(args: &SchedulerArgs) -> Result<(), String> {
         .map_err(|e| format!("--host {}: {e}", args.host))?
         .next()
         .ok_or_else(|| format!("--host {}: no address", args.host))?;
+    // Scattered blobs must not stay in this long-lived process's memory once freed.
+    crate::scheduler::release_large_blocks_eagerly();
     // Before any thread starts, so that the signals are taken here and nowhere else.
     let signals = SignalSet::block_termination().map_err(|e| format!("cannot block signals: {e}"))?;
     let mut builder =

@@ -34,6 +34,10 @@ pub enum Mode {
     Suicide,
     /// Sleeps, then reports the value of the environment variable `var` (`env`) and its pid.
     Env { var: String, ms: u64 },
+    /// Sleeps, then succeeds whether or not the scattered blob `name` is there: cost 1 if it
+    /// is, else 0; reports the bytes of scattered data its process holds (`scattered_bytes`)
+    /// and its pid.
+    ScatterProbe { name: String, ms: u64 },
 }
 
 /// A target whose behaviour is chosen by its mode.
@@ -89,6 +93,12 @@ impl TargetFunction for TestTarget {
                 std::thread::sleep(Duration::from_millis(*ms));
                 let value = std::env::var(var).unwrap_or_default();
                 Ok((0.0, info(&[("env", value.into()), ("pid", pid)])).into())
+            }
+            Mode::ScatterProbe { name, ms } => {
+                std::thread::sleep(Duration::from_millis(*ms));
+                let found = smac_runner::worker::scattered(name).is_some();
+                let bytes = smac_runner::worker::scattered_bytes();
+                Ok((f64::from(u8::from(found)), info(&[("pid", pid), ("bytes", bytes.into())])).into())
             }
             Mode::Suicide => {
                 // SAFETY: signals this very process.
