@@ -93,7 +93,7 @@ impl SmboBuilder {
     ///
     /// The GP keeps its hyperparameters between the refits of its default
     /// [`smac_surrogate::RefitSchedule`] (every trial up to 100 data points, then each time the
-    /// data has grown by 25%) and extends its Cholesky factor in between.
+    /// data has grown by half) and extends its Cholesky factor in between.
     pub fn blackbox(scenario: Scenario) -> Self {
         let gp = GaussianProcessConfig { seed: scenario.seed, ..GaussianProcessConfig::default() };
         Self::blackbox_with_gp(scenario, gp)

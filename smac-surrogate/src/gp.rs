@@ -49,7 +49,10 @@ const BLOCK: usize = 32;
 const LANES: usize = 16;
 /// …and of AVX-512.
 #[cfg(target_arch = "x86_64")]
-const LANES_AVX512: usize = 32;
+const LANES_AVX512: usize = 16;
+/// The narrowest kernel, for the last points of a block (a local-search step scores a few
+/// dozen points, so padding them to a full kernel width would waste up to half the work).
+const MIN_LANES: usize = 8;
 /// `predict` splits its rows over threads once it needs about this many multiply-adds
 /// (`rows · n² / 2`); below that, spawning costs more than it saves.
 const PARALLEL_WORK: f64 = 4e6;
@@ -85,9 +88,9 @@ impl RefitSchedule {
 
 impl Default for RefitSchedule {
     /// Every fit up to 100 rows (so runs of up to 100 trials are exactly as before the
-    /// schedule), then whenever the data has grown by 25%: at 125, 157, 196, 245, … rows.
+    /// schedule), then whenever the data has grown by half: at 150, 225, 338, 507, 761, … rows.
     fn default() -> Self {
-        Self { every_fit_until: 100, growth: 1.25 }
+        Self { every_fit_until: 100, growth: 1.5 }
     }
 }
 
@@ -507,8 +510,8 @@ impl GaussianProcess {
         let mut sq = [0.0; BLOCK];
         for start in (0..m).step_by(BLOCK) {
             let len = BLOCK.min(m - start);
-            // Lanes actually computed: `len` rounded up to whole micro-kernel widths.
-            let width = len.div_ceil(L) * L;
+            // Lanes actually computed: `len` rounded up to a multiple of the narrowest kernel.
+            let width = len.div_ceil(MIN_LANES) * MIN_LANES;
             for p in 0..width {
                 if p >= len {
                     for i in 0..n {
@@ -550,17 +553,13 @@ impl GaussianProcess {
         let work = m as f64 * (n * n) as f64 / 2.0;
         // Each thread gets at least one micro-kernel width of points and a worthwhile share
         // of the work.
-        available.min(m.div_ceil(LANES)).min((work / PARALLEL_WORK) as usize).max(1)
+        available.min(m.div_ceil(MIN_LANES)).min((work / PARALLEL_WORK) as usize).max(1)
     }
 }
 
-/// `sq[p] = ‖L⁻¹ k_p‖²` for the first `width` points of a block whose cross-covariances are
-/// stored transposed in `kt` (`kt[k · BLOCK + p]`), with `L⁻¹` packed.
-///
-/// `L` points and `R` rows of `L⁻¹` at a time: `R × L` accumulators stay in registers and
-/// each load of `kt` serves `R` rows, which divides the traffic over `kt` (the bottleneck at
-/// large n) by `R`. Each accumulator still sums over `k` in ascending order and `sq` over the
-/// rows in ascending order, so the result does not depend on `L` or `R`.
+/// `sq[p] = ‖L⁻¹ k_p‖²` for the first `width` points (a multiple of [`MIN_LANES`]) of a block
+/// whose cross-covariances are stored transposed in `kt` (`kt[k · BLOCK + p]`), with `L⁻¹`
+/// packed: chunks of `L` points, then of 16 and 8 for the rest.
 #[inline(always)]
 fn block_sq<const L: usize, const R: usize>(
     l_inv: &[f64],
@@ -570,54 +569,80 @@ fn block_sq<const L: usize, const R: usize>(
     sq: &mut [f64],
 ) {
     sq[..width].fill(0.0);
-    for lane in (0..width).step_by(L) {
-        let mut i0 = 0;
-        while i0 + R <= n {
-            let mut acc = [[0.0; L]; R];
-            // The first i0 + 1 entries of rows i0..i0 + R: the columns they share.
-            let heads: [&[f64]; R] =
-                std::array::from_fn(|j| &l_inv[packed_row(i0 + j)..packed_row(i0 + j) + i0 + 1]);
-            for k in 0..=i0 {
-                let col = &kt[k * BLOCK + lane..k * BLOCK + lane + L];
-                for j in 0..R {
-                    let l = heads[j][k];
-                    for q in 0..L {
-                        acc[j][q] += l * col[q];
-                    }
-                }
-            }
-            // The rest of each row (the triangle beyond the shared columns), still in order.
-            for (j, a) in acc.iter_mut().enumerate().skip(1) {
-                let i = i0 + j;
-                for k in i0 + 1..=i {
-                    let l = l_inv[packed_row(i) + k];
-                    let col = &kt[k * BLOCK + lane..k * BLOCK + lane + L];
-                    for q in 0..L {
-                        a[q] += l * col[q];
-                    }
-                }
-            }
-            for a in &acc {
+    let mut lane = 0;
+    while lane < width {
+        let rest = width - lane;
+        lane += if rest >= L {
+            chunk_sq::<L, R>(l_inv, n, kt, lane, sq)
+        } else if rest >= 16 && L > 16 {
+            chunk_sq::<16, R>(l_inv, n, kt, lane, sq)
+        } else {
+            chunk_sq::<MIN_LANES, R>(l_inv, n, kt, lane, sq)
+        };
+    }
+}
+
+/// Adds `‖L⁻¹ k_p‖²` into `sq[p]` for the `L` points `lane..lane + L`; returns `L`.
+///
+/// `R` rows of `L⁻¹` at a time: `R × L` accumulators stay in registers and each load of `kt`
+/// serves `R` rows, which divides the traffic over `kt` (the bottleneck at large n) by `R`.
+/// Each accumulator still sums over `k` in ascending order and `sq` over the rows in ascending
+/// order, so the result does not depend on `L` or `R`.
+#[inline(always)]
+fn chunk_sq<const L: usize, const R: usize>(
+    l_inv: &[f64],
+    n: usize,
+    kt: &[f64],
+    lane: usize,
+    sq: &mut [f64],
+) -> usize {
+    let mut i0 = 0;
+    while i0 + R <= n {
+        let mut acc = [[0.0; L]; R];
+        // The first i0 + 1 entries of rows i0..i0 + R: the columns they share.
+        let heads: [&[f64]; R] =
+            std::array::from_fn(|j| &l_inv[packed_row(i0 + j)..packed_row(i0 + j) + i0 + 1]);
+        for k in 0..=i0 {
+            let col = &kt[k * BLOCK + lane..k * BLOCK + lane + L];
+            for j in 0..R {
+                let l = heads[j][k];
                 for q in 0..L {
-                    sq[lane + q] += a[q] * a[q];
+                    acc[j][q] += l * col[q];
                 }
             }
-            i0 += R;
         }
-        for i in i0..n {
-            let li = &l_inv[packed_row(i)..packed_row(i) + i + 1];
-            let mut acc = [0.0; L];
-            for (k, &l) in li.iter().enumerate() {
+        // The rest of each row (the triangle beyond the shared columns), still in order.
+        for (j, a) in acc.iter_mut().enumerate().skip(1) {
+            let i = i0 + j;
+            for k in i0 + 1..=i {
+                let l = l_inv[packed_row(i) + k];
                 let col = &kt[k * BLOCK + lane..k * BLOCK + lane + L];
                 for q in 0..L {
-                    acc[q] += l * col[q];
+                    a[q] += l * col[q];
                 }
             }
+        }
+        for a in &acc {
             for q in 0..L {
-                sq[lane + q] += acc[q] * acc[q];
+                sq[lane + q] += a[q] * a[q];
             }
+        }
+        i0 += R;
+    }
+    for i in i0..n {
+        let li = &l_inv[packed_row(i)..packed_row(i) + i + 1];
+        let mut acc = [0.0; L];
+        for (k, &l) in li.iter().enumerate() {
+            let col = &kt[k * BLOCK + lane..k * BLOCK + lane + L];
+            for q in 0..L {
+                acc[q] += l * col[q];
+            }
+        }
+        for q in 0..L {
+            sq[lane + q] += acc[q] * acc[q];
         }
     }
+    L
 }
 
 /// Factorizes `K(θ)` with jitter escalation.
@@ -692,7 +717,7 @@ impl Surrogate for GaussianProcess {
         }
         // Whole micro-kernel widths per thread (so even the few dozen neighbours of a local
         // search step are split); each point's result is independent of the split.
-        let chunk = m.div_ceil(threads).div_ceil(LANES) * LANES;
+        let chunk = m.div_ceil(threads).div_ceil(MIN_LANES) * MIN_LANES;
         std::thread::scope(|scope| {
             let handles: Vec<_> = ms
                 .chunks_mut(chunk)
@@ -828,6 +853,26 @@ mod tests {
         // Rows 1..32 do not start with the previous rows.
         gp.fit(x.slice(s![1..32, ..]), y.slice(s![1..32])).unwrap();
         assert_eq!(gp.last_fit(), Some(FitKind::Optimized));
+    }
+
+    #[test]
+    fn kernel_variants_agree_bit_for_bit() {
+        let types = vec![FeatureType::Continuous; 3];
+        let (x, y) = data(150, &types, 7);
+        let (xq, _) = data(77, &types, 8);
+        let mut gp = GaussianProcess::new(GaussianProcessConfig::default(), types);
+        gp.fit(x.view(), y.view()).unwrap();
+        let model = gp.model.as_ref().unwrap();
+        let run = |f: &dyn Fn(&mut [f64], &mut [f64])| {
+            let (mut m, mut v) = (vec![0.0; 77], vec![0.0; 77]);
+            f(&mut m, &mut v);
+            (m, v)
+        };
+        let best = run(&|m, v| gp.predict_rows(model, &xq.view(), 0, m, v).unwrap());
+        let plain = run(&|m, v| gp.predict_generic::<LANES, 1>(model, &xq.view(), 0, m, v).unwrap());
+        let wide = run(&|m, v| gp.predict_generic::<32, 3>(model, &xq.view(), 0, m, v).unwrap());
+        assert_eq!(best, plain);
+        assert_eq!(best, wide);
     }
 
     #[test]
