@@ -37,11 +37,12 @@
 //!
 //! Prediction is dominated by the variance `σ² − ‖L⁻¹ k*‖²` (n²/2 multiply-adds per point).
 //! `L⁻¹` is stored packed (row `i` at `i(i+1)/2`), the cross-covariances of 32 points are
-//! stored transposed, and the micro-kernel keeps 4 rows × 16 points of accumulators in
-//! registers, so each load of the cross-covariances serves 4 rows. The last points of a block
-//! go through 16- and 8-point kernels: a local-search step scores 24 points, which a 32-wide
-//! kernel would pad by a third. Large calls are split over up to `predict_threads` threads
-//! (each point's arithmetic is unchanged).
+//! computed query-contiguous and stored transposed, and the micro-kernel keeps the
+//! accumulators of 4 rows × 24 points (AVX-512; 2 rows × 16 points with AVX2) in registers, so
+//! each load of the cross-covariances serves several rows. The last points of a block go
+//! through 16- and 8-point kernels: a local-search step of a six-dimensional space scores 24
+//! points, which a 32-wide kernel would pad by a third. Large calls are split over up to
+//! `predict_threads` threads (each point's arithmetic is unchanged).
 //!
 //! Measured on the 2-core development machine (shared with other builds, so ±30%), d = 6
 //! (`cargo bench -p smac-surrogate --bench gp_fit`):
@@ -75,11 +76,11 @@ use crate::{FeatureType, Surrogate, SurrogateError, VARIANCE_FLOOR};
 /// Query rows are processed in blocks of this many points in `predict`.
 const BLOCK: usize = 32;
 /// Points handled together by the variance micro-kernel (accumulators kept in registers): four
-/// independent vector accumulators of AVX2 (and of the baseline build)…
+/// vectors per row with AVX2 (and in the baseline build)…
 const LANES: usize = 16;
-/// …and of AVX-512.
+/// …and three with AVX-512.
 #[cfg(target_arch = "x86_64")]
-const LANES_AVX512: usize = 16;
+const LANES_AVX512: usize = 24;
 /// The narrowest kernel, for the last points of a block (a local-search step scores a few
 /// dozen points, so padding them to a full kernel width would waste up to half the work).
 const MIN_LANES: usize = 8;
@@ -473,7 +474,7 @@ impl GaussianProcess {
         mean: &mut [f64],
         var: &mut [f64],
     ) -> Result<(), SurrogateError> {
-        self.predict_generic::<LANES, 2>(model, x, first, mean, var)
+        self.predict_generic::<LANES, 2, 4>(model, x, first, mean, var)
     }
 
     /// [`Self::predict_rows`] compiled with AVX-512 (twice the lanes per instruction).
@@ -487,7 +488,7 @@ impl GaussianProcess {
         mean: &mut [f64],
         var: &mut [f64],
     ) -> Result<(), SurrogateError> {
-        self.predict_generic::<LANES_AVX512, 4>(model, x, first, mean, var)
+        self.predict_generic::<LANES_AVX512, 4, 8>(model, x, first, mean, var)
     }
 
     /// Mean and variance of rows `first..first + mean.len()` of `x`, with the best kernel.
@@ -509,7 +510,7 @@ impl GaussianProcess {
             // SAFETY: the CPU supports AVX2 (checked just above).
             return unsafe { self.predict_avx2(model, x, first, mean, var) };
         }
-        self.predict_generic::<LANES, 2>(model, x, first, mean, var)
+        self.predict_generic::<LANES, 2, 4>(model, x, first, mean, var)
     }
 
     /// Writes the predictive mean and variance of rows `first..first + mean.len()` of `x`.
@@ -519,7 +520,7 @@ impl GaussianProcess {
     /// accumulators in registers. Every point's arithmetic is independent of its block,
     /// its lane, `L` and the thread it runs on.
     #[inline(always)]
-    fn predict_generic<const L: usize, const R: usize>(
+    fn predict_generic<const L: usize, const R: usize, const RN: usize>(
         &self,
         model: &Fitted,
         x: &ArrayView2<f64>,
@@ -587,7 +588,7 @@ impl GaussianProcess {
                     }
                 }
                 // ‖L⁻¹ k*‖² for every point of the block.
-                block_sq::<L, R>(&model.l_inv, n, &kt, width, &mut sq);
+                block_sq::<L, R, RN>(&model.l_inv, n, &kt, width, &mut sq);
                 for p in 0..len {
                     let latent = (model.hyper.amp - sq[p]).max(0.0);
                     mean[start + p] = mean[start + p] * model.y_std + model.y_mean;
@@ -616,7 +617,7 @@ impl GaussianProcess {
 /// whose cross-covariances are stored transposed in `kt` (`kt[k · BLOCK + p]`), with `L⁻¹`
 /// packed: chunks of `L` points, then of 16 and 8 for the rest.
 #[inline(always)]
-fn block_sq<const L: usize, const R: usize>(
+fn block_sq<const L: usize, const R: usize, const RN: usize>(
     l_inv: &[f64],
     n: usize,
     kt: &[f64],
@@ -632,7 +633,8 @@ fn block_sq<const L: usize, const R: usize>(
         } else if rest >= 16 && L > 16 {
             chunk_sq::<16, R>(l_inv, n, kt, lane, sq)
         } else {
-            chunk_sq::<MIN_LANES, R>(l_inv, n, kt, lane, sq)
+            // Narrow chunk: more rows at a time keep as many independent accumulators busy.
+            chunk_sq::<MIN_LANES, RN>(l_inv, n, kt, lane, sq)
         };
     }
 }
@@ -657,10 +659,14 @@ fn chunk_sq<const L: usize, const R: usize>(
         // The first i0 + 1 entries of rows i0..i0 + R: the columns they share.
         let heads: [&[f64]; R] =
             std::array::from_fn(|j| &l_inv[packed_row(i0 + j)..packed_row(i0 + j) + i0 + 1]);
+        assert!(kt.len() >= n * BLOCK && lane + L <= BLOCK);
         for k in 0..=i0 {
-            let col = &kt[k * BLOCK + lane..k * BLOCK + lane + L];
+            // SAFETY: k ≤ i0 < n and lane + L ≤ BLOCK, so the range lies inside `kt` (asserted
+            // above); every head has i0 + 1 > k entries. (Checked indexing kept bounds checks
+            // and a spilled register in the hottest loop of the GP.)
+            let col = unsafe { kt.get_unchecked(k * BLOCK + lane..k * BLOCK + lane + L) };
             for j in 0..R {
-                let l = heads[j][k];
+                let l = unsafe { *heads[j].get_unchecked(k) };
                 for q in 0..L {
                     acc[j][q] += l * col[q];
                 }
@@ -929,8 +935,8 @@ mod tests {
             (m, v)
         };
         let best = run(&|m, v| gp.predict_rows(model, &xq.view(), 0, m, v).unwrap());
-        let plain = run(&|m, v| gp.predict_generic::<LANES, 1>(model, &xq.view(), 0, m, v).unwrap());
-        let wide = run(&|m, v| gp.predict_generic::<32, 3>(model, &xq.view(), 0, m, v).unwrap());
+        let plain = run(&|m, v| gp.predict_generic::<LANES, 1, 1>(model, &xq.view(), 0, m, v).unwrap());
+        let wide = run(&|m, v| gp.predict_generic::<32, 3, 5>(model, &xq.view(), 0, m, v).unwrap());
         assert_eq!(best, plain);
         assert_eq!(best, wide);
     }
