@@ -36,9 +36,9 @@ struct Args {
     /// Then re-optimize when the data has grown by this factor.
     #[arg(long)]
     growth: Option<f64>,
-    /// Prediction threads (0 = all cores).
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
+    /// Prediction threads (0 = all cores; default: the GP's default, 1).
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 fn parse_range(s: &str) -> Result<Range<u64>, String> {
@@ -56,6 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(g) = args.growth {
         refit.growth = g;
     }
+    let threads = args.threads.unwrap_or(GaussianProcessConfig::default().predict_threads);
     let out_dir = tempfile::tempdir()?;
     for &trials in &args.trials {
         for seed in args.seeds.clone() {
@@ -69,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let gp = GaussianProcessConfig {
                 seed,
                 refit: refit.clone(),
-                predict_threads: args.threads,
+                predict_threads: threads,
                 ..GaussianProcessConfig::default()
             };
             let b = bench.clone();
@@ -96,7 +97,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "schedule": if args.baseline { "every_fit".to_string() } else {
                     format!("every_fit_until={},growth={}", refit.every_fit_until, refit.growth)
                 },
-                "threads": args.threads,
+                "threads": threads,
                 "wall_s": wall_s,
                 "regret": benchmarks::regret(best, bench.optimum),
                 "regret_at": regret_at,
