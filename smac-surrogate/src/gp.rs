@@ -55,12 +55,12 @@
 //!
 //! | n     | extend the factor from 100 rows | predict 10,000 points, 1 thread | in calls of 24 points |
 //! |-------|---------------------------------|---------------------------------|-----------------------|
-//! | 250   | 1.4 ms                          | 28 ms                           | 31 ms                 |
-//! | 500   | 10 ms                           | 82 ms                           | 105 ms                |
-//! | 1,000 | 98–117 ms                       | 357–444 ms                      | 385–522 ms            |
+//! | 250   | 1.4 ms                          | 35 ms                           | 30 ms                 |
+//! | 500   | 13 ms                           | 95 ms                           | 92 ms                 |
+//! | 1,000 | 118 ms                          | 333 ms                          | 288 ms                |
 //!
 //! Before the packed, row-blocked kernel, 10,000 predictions in calls of 24 points took
-//! 916 ms at n = 1,000 and 264 ms at n = 500 (same machine, same load).
+//! 757–916 ms at n = 1,000 and 209–264 ms at n = 500.
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use rand::{Rng, SeedableRng};
