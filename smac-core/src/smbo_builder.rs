@@ -96,8 +96,17 @@ impl SmboBuilder {
     /// SMAC3's `BlackBoxFacade`: a Gaussian process (Matérn 5/2, ARD, fitted by marginal
     /// likelihood), EI, 1,000 random challengers plus local search, about 8.4% random
     /// configurations, retraining after every result, and a Sobol design of `8·d` (≤ 25%).
+    ///
+    /// The GP keeps its hyperparameters between the refits of its default
+    /// [`smac_surrogate::RefitSchedule`] (every trial up to 100 data points, then each time the
+    /// data has grown by half) and extends its Cholesky factor in between.
     pub fn blackbox(scenario: Scenario) -> Self {
         let gp = GaussianProcessConfig { seed: scenario.seed, ..GaussianProcessConfig::default() };
+        Self::blackbox_with_gp(scenario, gp)
+    }
+
+    /// [`Self::blackbox`] with the given GP settings (its `seed` is used as given).
+    pub fn blackbox_with_gp(scenario: Scenario, gp: GaussianProcessConfig) -> Self {
         let model = GaussianProcess::new(gp, feature_types(&scenario));
         let maximizer =
             LocalAndSortedRandomSearch { challengers: 1_000, stdev_init: 0.2, ..Default::default() };

@@ -186,36 +186,54 @@ impl ScaledRows {
         Self { n, cont, cat }
     }
 
-    /// Writes `σ² · M · H` between the (likewise scaled) query `q` and every training row into
-    /// `out`; `h` is scratch space of the same length `n`.
+    /// Cross-covariances `σ² · M · H` of a block of queries with every training row, written
+    /// transposed: `kt[i · stride + p]` for training row `i` and query `p < width`. Query `p`'s
+    /// continuous values, scaled like the rows, are `qc[k · stride + p]` and its categories
+    /// `qk[k · stride + p]`; `ht` is scratch of the size of `kt`. The inner loops run over
+    /// contiguous queries (vectorized, no scatter), and each entry is summed over the columns in
+    /// the same order as for a single query.
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    pub(crate) fn cross(&self, q: &ScaledQuery<'_>, hyper: &Hyper, out: &mut [f64], h: &mut [f64]) {
+    pub(crate) fn cross_block(
+        &self,
+        qc: &[f64],
+        qk: &[f64],
+        stride: usize,
+        width: usize,
+        hyper: &Hyper,
+        kt: &mut [f64],
+        ht: &mut [f64],
+    ) {
         let n = self.n;
-        out.fill(0.0);
-        for (k, &qk) in q.cont.iter().enumerate() {
-            for (o, &x) in out.iter_mut().zip(&self.cont[k * n..(k + 1) * n]) {
-                *o += (qk - x) * (qk - x);
+        let nc = self.cont.len().checked_div(n).unwrap_or(0);
+        let nk = self.cat.len().checked_div(n).unwrap_or(0);
+        for i in 0..n {
+            kt[i * stride..i * stride + width].fill(0.0);
+            ht[i * stride..i * stride + width].fill(0.0);
+        }
+        for k in 0..nc {
+            let q = &qc[k * stride..k * stride + width];
+            for (i, &x) in self.cont[k * n..(k + 1) * n].iter().enumerate() {
+                for (o, &qp) in kt[i * stride..i * stride + width].iter_mut().zip(q) {
+                    *o += (qp - x) * (qp - x);
+                }
             }
         }
-        h.fill(0.0);
-        for (k, (&qk, &w)) in q.cat.iter().zip(&hyper.half_inv_ls2_cat).enumerate() {
-            for (hi, &x) in h.iter_mut().zip(&self.cat[k * n..(k + 1) * n]) {
-                *hi += if qk == x { 0.0 } else { w };
+        for (k, &w) in hyper.half_inv_ls2_cat.iter().enumerate().take(nk) {
+            let q = &qk[k * stride..k * stride + width];
+            for (i, &x) in self.cat[k * n..(k + 1) * n].iter().enumerate() {
+                for (h, &qp) in ht[i * stride..i * stride + width].iter_mut().zip(q) {
+                    *h += if qp == x { 0.0 } else { w };
+                }
             }
         }
-        for (o, &hi) in out.iter_mut().zip(h.iter()) {
-            *o = hyper.amp * Hyper::correlation(*o, hi).0;
+        for i in 0..n {
+            let row = &mut kt[i * stride..i * stride + width];
+            for (o, &h) in row.iter_mut().zip(&ht[i * stride..i * stride + width]) {
+                *o = hyper.amp * Hyper::correlation(*o, h).0;
+            }
         }
     }
-}
-
-/// One query row split into scaled continuous values and category indices.
-#[derive(Debug)]
-pub(crate) struct ScaledQuery<'a> {
-    /// Continuous values divided by their length-scales.
-    pub cont: &'a [f64],
-    /// Category indices.
-    pub cat: &'a [f64],
 }
 
 #[cfg(test)]

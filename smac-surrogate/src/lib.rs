@@ -33,7 +33,7 @@ mod optim;
 mod tree;
 
 pub use forest::{RandomForest, RandomForestConfig};
-pub use gp::{GaussianProcess, GaussianProcessConfig};
+pub use gp::{FitKind, GaussianProcess, GaussianProcessConfig, RefitSchedule};
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
@@ -121,6 +121,14 @@ pub(crate) fn has_avx2() -> bool {
     {
         false
     }
+}
+
+/// Whether the running CPU supports AVX-512F (std caches the detection). Like the AVX2
+/// variants, the AVX-512 ones compute bit-identical results, only more lanes per instruction.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) fn has_avx512() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
 }
 
 /// Checks the shapes and targets passed to `fit`.

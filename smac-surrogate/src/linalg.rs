@@ -107,6 +107,33 @@ pub(crate) fn solve_lower_transposed(l: &[f64], n: usize, z: &mut [f64]) {
     }
 }
 
+/// Offset of row `i` in a packed row-major lower-triangular matrix (row `i` has `i + 1` entries).
+#[inline(always)]
+pub(crate) fn packed_row(i: usize) -> usize {
+    i * (i + 1) / 2
+}
+
+/// `out = P x` for the packed lower-triangular `n × n` matrix `p`.
+#[inline(always)]
+pub(crate) fn packed_lower_matvec(p: &[f64], n: usize, x: &[f64], out: &mut [f64]) {
+    for (i, o) in out[..n].iter_mut().enumerate() {
+        let off = packed_row(i);
+        *o = dot(&p[off..off + i + 1], &x[..i + 1]);
+    }
+}
+
+/// `out = Pᵀ x` for the packed lower-triangular `n × n` matrix `p` (row-wise axpy, contiguous).
+#[inline(always)]
+pub(crate) fn packed_lower_t_matvec(p: &[f64], n: usize, x: &[f64], out: &mut [f64]) {
+    out[..n].fill(0.0);
+    for (i, &xi) in x[..n].iter().enumerate() {
+        let off = packed_row(i);
+        for (o, &v) in out[..i + 1].iter_mut().zip(&p[off..off + i + 1]) {
+            *o += v * xi;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
