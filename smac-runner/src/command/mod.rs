@@ -5,7 +5,8 @@
 //! `program [args...] [--instance I] [--seed S] [--budget B] --<name> <value>...` with one
 //! `--name value` pair per active hyperparameter (floats in Rust's shortest round-trip form,
 //! booleans as `True`/`False`). The same trial is given as one JSON object on stdin and in the
-//! `SMAC_TRIAL_JSON` environment variable:
+//! `SMAC_TRIAL_JSON` environment variable (over 64 KiB, in a file named by
+//! `SMAC_TRIAL_JSON_FILE` instead):
 //! `{"config": {...}, "instance": .., "seed": .., "budget": .., "walltime_limit": .., "memory_limit_mb": ..}`.
 //!
 //! **Output.** The cost is read from stdout; the *last* line that carries one wins:
@@ -40,6 +41,12 @@ use std::time::Instant;
 
 /// Environment variable that carries the trial as JSON.
 pub const ENV_TRIAL_JSON: &str = "SMAC_TRIAL_JSON";
+/// Environment variable naming a file with the trial's JSON, when it is too large for
+/// [`ENV_TRIAL_JSON`].
+pub const ENV_TRIAL_JSON_FILE: &str = "SMAC_TRIAL_JSON_FILE";
+/// Largest trial JSON passed in [`ENV_TRIAL_JSON`]: Linux refuses a single environment string
+/// over 128 KiB (`E2BIG`), and the program would not even start.
+const MAX_ENV_JSON: usize = 64 << 10;
 /// Bytes of stderr quoted in the message of a crashed trial.
 const STDERR_TAIL: usize = 2000;
 
@@ -151,9 +158,23 @@ impl CommandTarget {
         for var in crate::worker::config::WORKER_ENV_VARS {
             cmd.env_remove(var);
         }
+        // A large configuration travels in a file (removed when the trial ends) instead.
+        let _json_file = if json.len() > MAX_ENV_JSON {
+            let file = match tempfile::Builder::new().prefix("smac-trial-").suffix(".json").tempfile() {
+                Ok(mut f) => match f.write_all(json.as_bytes()) {
+                    Ok(()) => f,
+                    Err(e) => return fail(StatusType::Crashed, format!("cannot write the trial file: {e}")),
+                },
+                Err(e) => return fail(StatusType::Crashed, format!("cannot create the trial file: {e}")),
+            };
+            cmd.env(ENV_TRIAL_JSON_FILE, file.path());
+            Some(file)
+        } else {
+            cmd.env(ENV_TRIAL_JSON, &json);
+            None
+        };
         cmd.args(&self.args)
             .args(Self::trial_args(trial))
-            .env(ENV_TRIAL_JSON, &json)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -398,5 +419,22 @@ mod tests {
             !alive
         });
         assert!(gone, "the trial's background child {child} was killed with it");
+    }
+
+    #[test]
+    fn a_configuration_too_large_for_the_environment_travels_in_a_file() {
+        let mut cs = ConfigSpace::new("wide");
+        for k in 0..10_000 {
+            cs.add(Hyperparameter::float(format!("x{k}"), 0.0, 1.0)).unwrap();
+        }
+        let t = TrialInfo::new(Arc::new(cs).default_configuration(), Some(1));
+        let script =
+            r#"test -z "$SMAC_TRIAL_JSON" && grep -q '"x9999":0.5' "$SMAC_TRIAL_JSON_FILE" && echo cost=1"#;
+        let v = sh(script).run(&t);
+        assert_eq!((v.status, v.cost.clone()), (StatusType::Success, vec![1.0]), "{v:?}");
+        // Small configurations keep the environment variable.
+        let v = sh(r#"test -z "$SMAC_TRIAL_JSON_FILE" && test -n "$SMAC_TRIAL_JSON" && echo cost=2"#)
+            .run(&trial());
+        assert_eq!(v.cost, vec![2.0], "{v:?}");
     }
 }
