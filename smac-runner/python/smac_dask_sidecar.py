@@ -195,6 +195,15 @@ def executor_pool_class():
     return ExecutorPool
 
 
+def wait_fd(fd, events, left):
+    """Waits until ``fd`` is ready (``poll``: no FD_SETSIZE limit, unlike ``select``)."""
+    import select
+
+    poller = select.poll()
+    poller.register(fd, events | select.POLLHUP | select.POLLERR)
+    return bool(poller.poll(None if left is None else max(0, int(left * 1000) + 1)))
+
+
 class Executor:
     """One long-lived process of the worker program in executor mode (see dask_entry.rs)."""
 
@@ -223,7 +232,10 @@ class Executor:
                 "(the program must exist at this path on every Dask worker)"
             ) from None
         self.broken = None
-        self.write(EXECUTOR_MAGIC + self.frame(b"T", runner))
+        # Sent with the first trial, under its deadline: a program that never reads its stdin
+        # must not block the task forever.
+        self.hello = EXECUTOR_MAGIC + self.frame(b"T", runner)
+        os.set_blocking(self.proc.stdin.fileno(), False)
 
     @staticmethod
     def frame(op, payload):
@@ -233,29 +245,45 @@ class Executor:
     def section(b):
         return struct.pack(">I", len(b)) + b
 
-    def write(self, data):
+    def write(self, data, deadline):
+        import select
+        import time
+
         if self.broken:
             return
+        view, fd = memoryview(data), self.proc.stdin.fileno()
         try:
-            view, fd = memoryview(data), self.proc.stdin.fileno()
             while view:
-                view = view[os.write(fd, view):]
-        except OSError as e:  # the executor died; its exit status tells why
+                try:
+                    view = view[os.write(fd, view):]
+                    continue
+                except BlockingIOError:
+                    pass
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise TimeoutError()
+                wait_fd(fd, select.POLLOUT, left)
+        except (BrokenPipeError, OSError) as e:  # the executor died; its exit status tells why
+            if isinstance(e, TimeoutError):
+                raise
             self.broken = str(e)
 
-    def read(self, n, deadline):
+    def read(self, n, deadline, more=0):
+        """At least ``n`` bytes (up to ``n + more`` if they are there: the executor answers
+        with one write, so one read usually brings the whole answer)."""
         import select
         import time
 
         fd, chunks, got = self.proc.stdout.fileno(), [], 0
+        if n <= 0:
+            return b""
         while got < n:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 raise TimeoutError()
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
+            if not wait_fd(fd, select.POLLIN, left):
                 raise TimeoutError()
-            chunk = os.read(fd, n - got)
+            chunk = os.read(fd, n + more - got)
             if not chunk:
                 raise EOFError()
             chunks.append(chunk)
@@ -265,18 +293,24 @@ class Executor:
     def run(self, request, files, env_extra, timeout_s):
         import time
 
+        deadline = None if timeout_s is None else time.monotonic() + float(timeout_s)
+        out = []
+        if self.hello is not None:
+            out.append(self.hello)
+            self.hello = None
         for name, key, path in files:
             if key not in self.sent:
-                self.write(self.frame(b"S", self.section(name.encode()) + self.section(path.encode())))
+                out.append(self.frame(b"S", self.section(name.encode()) + self.section(path.encode())))
                 self.sent.add(key)
         body = [self.section(request), struct.pack(">I", len(env_extra))]
         for k, v in env_extra.items():
             body += [self.section(str(k).encode()), self.section(str(v).encode())]
-        self.write(self.frame(b"R", b"".join(body)))
-        deadline = None if timeout_s is None else time.monotonic() + float(timeout_s)
+        out.append(self.frame(b"R", b"".join(body)))
         try:
-            (n,) = struct.unpack(">I", self.read(4, deadline))
-            value = self.read(n, deadline)
+            self.write(b"".join(out), deadline)
+            head = self.read(4, deadline, more=1 << 16)
+            (n,) = struct.unpack(">I", head[:4])
+            value = head[4:] + self.read(n - (len(head) - 4), deadline)
         except TimeoutError:
             self.kill()
             return {"kind": "timeout", "stderr": self.stderr()[-STDERR_TAIL:]}

@@ -12,7 +12,7 @@
 //! - `T`: the target payload (sent once per executor; decoded once per target type);
 //! - `S`: a scattered blob, sections (name, file path): read once, then served by
 //!   [`crate::worker::scattered`];
-//! - `R`: a trial, sections (bincode [`TrialRequest`]), then a `u32` count of environment pairs
+//! - `R`: a trial, sections (bincode `TrialRequest`), then a `u32` count of environment pairs
 //!   and that many (name, value) sections, set while the trial runs.
 //!
 //! Each `R` is answered with `[len: u32 BE][bincode TrialValue]` on the file descriptor that
