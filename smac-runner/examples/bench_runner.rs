@@ -18,7 +18,9 @@
 //! `dask_efficiency_4w` is ideal / actual wall time of an HPO-facade run of 40 half-second
 //! trials on the 4 Dask workers, timed from the attached runner (the cluster exists, as a Dask
 //! cluster does before a run) to the end, executor start-up included, median of 3 runs;
-//! `dask_efficiency_4w_with_connect` also counts starting the sidecar and connecting.
+//! `dask_efficiency_4w_with_connect` also counts starting the sidecar and connecting, and
+//! `dask_plain_efficiency_4w` is plain Dask's own ceiling: 40 plain tasks sleeping 0.5 s, 4 in
+//! flight, submitted as above (median of 3, interleaved with ours).
 
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -173,9 +175,29 @@ def rounds(n):
         finished += 1
     return n / (time.perf_counter() - start)
 
+def sleepy(x):
+    time.sleep(0.5)
+    return x
+
+def efficiency(n):
+    """Ideal / actual time of n half-second tasks, `concurrency` in flight."""
+    global seq
+    done = queue.Queue()
+    start, submitted, finished = time.perf_counter(), 0, 0
+    while finished < n:
+        while submitted < n and submitted - finished < concurrency:
+            seq += 1
+            fut = client.submit(sleepy, seq, key=f"plain-{seq}", pure=False, retries=1, resources=None)
+            fut.add_done_callback(lambda f: (f.result(timeout=60), f.release(), done.put(1)))
+            submitted += 1
+        done.get()
+        finished += 1
+    return n * 0.5 / concurrency / (time.perf_counter() - start)
+
 print("ready", flush=True)
 for line in sys.stdin:
-    print(rounds(int(line)), flush=True)
+    word, n = line.split()
+    print(rounds(int(n)) if word == "tasks" else efficiency(int(n)), flush=True)
 client.close()
 "#;
 
@@ -225,7 +247,7 @@ fn dask_figures(
     let dask = || DaskOptions { python: python.to_path_buf(), ..Default::default() };
     let trial = |k: usize| TrialInfo::new(configs[k % configs.len()].clone(), Some(k as u64));
 
-    let mut plain = Command::new(python)
+    let mut plain_child = Command::new(python)
         .arg("-c")
         .arg(PLAIN_DASK)
         .arg(&file)
@@ -233,15 +255,15 @@ fn dask_figures(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()?;
-    let mut plain_in = plain.stdin.take().ok_or("no stdin")?;
-    let mut plain_out = BufReader::new(plain.stdout.take().ok_or("no stdout")?);
+    let mut plain_in = plain_child.stdin.take().ok_or("no stdin")?;
+    let mut plain_out = BufReader::new(plain_child.stdout.take().ok_or("no stdout")?);
     let mut line = String::new();
     plain_out.read_line(&mut line)?;
     if line.trim() != "ready" {
         return Err(format!("the plain Dask client did not start: {line:?}").into());
     }
-    let mut plain_round = |n: usize| -> Result<f64, Box<dyn std::error::Error>> {
-        writeln!(plain_in, "{n}")?;
+    let mut plain = |what: &str, n: usize| -> Result<f64, Box<dyn std::error::Error>> {
+        writeln!(plain_in, "{what} {n}")?;
         let mut line = String::new();
         plain_out.read_line(&mut line)?;
         Ok(line.trim().parse()?)
@@ -268,26 +290,30 @@ fn dask_figures(
         Ok(n as f64 / start.elapsed().as_secs_f64())
     };
     // Warm up both: executors, connections, caches.
-    plain_round(100)?;
+    plain("tasks", 100)?;
     ours_round(100)?;
     let (mut ours, mut plains) = (Vec::new(), Vec::new());
     for _ in 0..DASK_ROUNDS {
-        plains.push(plain_round(DASK_TRIALS)?);
+        plains.push(plain("tasks", DASK_TRIALS)?);
         ours.push(ours_round(DASK_TRIALS)?);
     }
-    drop(plain_in);
-    let _ = plain.wait();
     runner.close()?;
     eprintln!("bench_runner: Dask rounds, ours {ours:?} /s, plain {plains:?} /s");
 
     // Efficiency: 4 workers, 40 half-second trials through the HPO facade (median of runs).
-    let (mut runs, mut totals) = (Vec::new(), Vec::new());
+    // Plain Dask's own ceiling on this cluster: 40 tasks sleeping 0.5 s, 4 in flight.
+    let (mut runs, mut totals, mut plain_eff) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..DASK_EFFICIENCY_RUNS {
+        plain_eff.push(plain("sleep", 40)?);
         let (run, total) = dask_efficiency(python, cs, &file)?;
         runs.push(run);
         totals.push(total);
     }
-    eprintln!("bench_runner: Dask efficiency runs {runs:?}, with connect {totals:?}");
+    eprintln!(
+        "bench_runner: Dask efficiency runs {runs:?}, with connect {totals:?}; plain Dask tasks {plain_eff:?}"
+    );
+    drop(plain_in);
+    let _ = plain_child.wait();
     drop(cluster);
 
     let (ours, plain) = (median(ours), median(plains));
@@ -297,6 +323,7 @@ fn dask_figures(
     out.insert("dask_ratio".into(), r3(ours / plain).into());
     out.insert("dask_efficiency_4w".into(), r3(median(runs)).into());
     out.insert("dask_efficiency_4w_with_connect".into(), r3(median(totals)).into());
+    out.insert("dask_plain_efficiency_4w".into(), r3(median(plain_eff)).into());
     out.insert("dask_workers".into(), DASK_WORKERS.into());
     out.insert("dask_trials_per_round".into(), DASK_TRIALS.into());
     Ok(out)
