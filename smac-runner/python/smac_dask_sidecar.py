@@ -10,7 +10,9 @@ goes to stderr, which the Rust side forwards to its logs):
     frame  = u32 BE header length, header (UTF-8 JSON object), then header["nblobs"] blobs
     blob   = u64 BE length, raw bytes
 
-Rust -> sidecar ops: connect, scatter (1 blob), submit (1 blob: the bincode trial request), close.
+Rust -> sidecar ops: connect, scatter (1 blob; with "target": true it is the serialized target,
+which registers the session's executor-pool plugin), submit (1 blob: the bincode trial request),
+close.
 Sidecar -> Rust ops: ready | fatal, connected, workers, stored (reply to scatter), scattered (a
 client.scatter call happened), resubmitted, done (1 blob: the bincode TrialValue), failed, error,
 closed.
@@ -109,9 +111,13 @@ def executor_pool_class():
     from distributed.diagnostics.plugin import WorkerPlugin
 
     class ExecutorPool(WorkerPlugin):
-        def __init__(self, session, idle_s):
+        def __init__(self, session, idle_s, target):
             self.session = session
             self.idle_s = float(idle_s)
+            # The serialized target travels with the plugin: once per worker (workers joining
+            # later get it from the scheduler), and no task depends on a scattered future for it
+            # (a dependency costs every task ~10 % of plain Dask's throughput).
+            self.target = target
 
         def setup(self, worker):
             import threading
@@ -153,7 +159,7 @@ def executor_pool_class():
                 out.append((name, key, path))
             return out, written
 
-        def take(self, exe, env_extra, runner):
+        def take(self, exe, env_extra):
             import time
 
             stale = []
@@ -171,15 +177,15 @@ def executor_pool_class():
             finally:
                 for ex in stale:
                     ex.kill()
-            ex = Executor(exe, env_extra, runner, self.cache, self.worker.address, self.idle_s)
+            ex = Executor(exe, env_extra, self.target, self.cache, self.worker.address, self.idle_s)
             with self.lock:
                 self.live.add(ex)
             return ex
 
-        def run(self, exe, runner, request, scattered, keys, timeout_s, env_extra):
+        def run(self, exe, request, scattered, keys, timeout_s, env_extra):
             files, written = self.materialize(scattered, keys)
             meta = {"worker": self.worker.address, "materialized": written}
-            ex = self.take(exe, env_extra, runner)
+            ex = self.take(exe, env_extra)
             meta["executor"] = ex.proc.pid
             res = ex.run(request, files, env_extra, timeout_s)
             with self.lock:
@@ -360,14 +366,14 @@ class Executor:
                     pass
 
 
-def run_trial(pool, exe, runner, request, scattered, keys, timeout_s, env_extra):
+def run_trial(pool, exe, request, scattered, keys, timeout_s, env_extra):
     """The Dask task: runs one trial on a long-lived executor of this worker's pool."""
     from distributed import get_worker
 
     plugin = get_worker().plugins.get(pool)
     if plugin is None:
         raise RuntimeError(f"the smac-rs executor pool {pool} is not registered on this Dask worker")
-    return plugin.run(exe, runner, request, scattered, keys, timeout_s, env_extra)
+    return plugin.run(exe, request, scattered, keys, timeout_s, env_extra)
 
 
 class Pending:
@@ -422,8 +428,6 @@ class Sidecar:
                 dashboard_address=None,
             )
             self.client = Client(self.cluster, **kw)
-        self.pool = f"smac-rs-executors-{self.session}"
-        self.client.register_plugin(executor_pool_class()(self.session, EXECUTOR_IDLE_S), name=self.pool)
         workers, threads = self.capacity()
         info = self.client.scheduler_info()
         dashboard = None
@@ -479,6 +483,8 @@ class Sidecar:
         """Keeps the blob and scatters it now if the cluster has workers, else on first use
         (``client.scatter`` waits for workers, and a batch cluster may have none yet)."""
         name = msg["name"]
+        if msg.get("target"):
+            return self.install_target(name, data)
         with self.lock:
             self.scattered[name] = [data, None, bool(msg.get("broadcast", True))]
         deferred = None
@@ -491,6 +497,18 @@ class Sidecar:
             deferred = describe(e)
             log.warning("scattering %r now failed (%s); it is scattered when first used", name, deferred)
         return {"op": "stored", "name": name, "deferred": deferred}
+
+    def install_target(self, name, data):
+        """Registers this session's executor pool with the serialized target (see
+        ``executor_pool_class``); the scheduler hands it to every worker, joining ones too."""
+        pool = f"smac-rs-executors-{self.session}"
+        try:
+            self.client.register_plugin(executor_pool_class()(self.session, EXECUTOR_IDLE_S, data), name=pool)
+        except Exception as e:
+            return {"op": "stored", "name": name, "error": describe(e)}
+        self.pool = pool
+        self.chan.send({"op": "scattered", "name": name, "key": pool, "bytes": len(data), "again": False})
+        return {"op": "stored", "name": name, "deferred": None}
 
     def _scattered(self, name):
         """The live future of a stored blob, scattered (again) if it has none or lost its data."""
@@ -520,15 +538,15 @@ class Sidecar:
             p.attempts += 1
             attempt = p.attempts
             try:
+                if self.pool is None:
+                    raise RuntimeError("the target was never sent to the sidecar")
                 names = list(p.msg.get("scatter") or [])
-                runner = self._scattered(p.msg["runner"])
                 data = {n: self._scattered(n) for n in names}
                 keys = {n: str(data[n].key) for n in names}
                 p.future = self.client.submit(
                     run_trial,
                     self.pool,
                     p.msg["exe"],
-                    runner,
                     p.request,
                     data,
                     keys,

@@ -19,7 +19,8 @@
 //! - The **task** is a function of the sidecar's `__main__`, which Dask pickles by value: the
 //!   scheduler and workers need nothing of ours installed, only their own `distributed`.
 //! - The **executor pool** is a Dask `WorkerPlugin` the sidecar registers once per session
-//!   (`smac-rs-executors-<session>`). On each Dask worker it keeps idle **executors**: processes
+//!   (`smac-rs-executors-<session>`) with the serialized target, which thus reaches every worker
+//!   once (joining ones too) without being a dependency of each task. On each Dask worker it keeps idle **executors**: processes
 //!   of the worker program — the user's binary (which calls [`crate::worker::serve_if_worker`]
 //!   first thing in `main`) or `smac-worker`, at a path that exists on the workers — started
 //!   with `SMAC_DASK_EXECUTOR=1`. The task takes one (or starts one: one per worker thread
@@ -175,8 +176,8 @@ pub struct DaskStats {
     pub failed: u64,
     /// Trials submitted again because Dask cancelled their task under us.
     pub resubmitted: u64,
-    /// `client.scatter` calls per name (1 per scatter, plus rescatters; the target itself is
-    /// scattered as `__smac_target__`).
+    /// `client.scatter` calls per name (1 per scatter, plus rescatters); the target itself
+    /// counts as `__smac_target__`, sent once with the executor-pool plugin.
     pub scatter_calls: HashMap<String, u64>,
     /// Blobs scattered again because every worker holding them died.
     pub rescatters: HashMap<String, u64>,

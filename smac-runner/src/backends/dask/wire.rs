@@ -43,6 +43,10 @@ pub(crate) enum Request {
         name: String,
         /// Replicate to every worker (survives the loss of workers).
         broadcast: bool,
+        /// This blob is the serialized target: it travels with the session's executor-pool
+        /// plugin (once per worker, workers joining later too), not as a dependency of every task.
+        #[serde(default)]
+        target: bool,
     },
     /// Submit one trial; the blob is the bincode trial request.
     Submit {
@@ -200,7 +204,12 @@ mod tests {
     #[test]
     fn frames_round_trip_through_the_python_layout() {
         let mut buf = Vec::new();
-        write_frame(&mut buf, &Request::Scatter { name: "data".into(), broadcast: true }, &[b"abc"]).unwrap();
+        write_frame(
+            &mut buf,
+            &Request::Scatter { name: "data".into(), broadcast: true, target: false },
+            &[b"abc"],
+        )
+        .unwrap();
         let hlen = u32::from_be_bytes(buf[..4].try_into().unwrap()) as usize;
         let header: serde_json::Value = serde_json::from_slice(&buf[4..4 + hlen]).unwrap();
         assert_eq!(header["op"], "scatter");
