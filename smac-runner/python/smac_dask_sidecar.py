@@ -111,9 +111,11 @@ def executor_pool_class():
     from distributed.diagnostics.plugin import WorkerPlugin
 
     class ExecutorPool(WorkerPlugin):
-        def __init__(self, session, idle_s, target):
+        def __init__(self, session, idle_s, target, exe=None, env=None):
             self.session = session
             self.idle_s = float(idle_s)
+            self.exe = exe
+            self.env = dict(env or {})
             # The serialized target travels with the plugin: once per worker (workers joining
             # later get it from the scheduler), and no task depends on a scattered future for it
             # (a dependency costs every task ~10 % of plain Dask's throughput).
@@ -130,6 +132,17 @@ def executor_pool_class():
             self.closed = False
             self.cache = os.path.join(worker.local_directory, "smac-scatter")
             os.makedirs(self.cache, exist_ok=True)
+            # Start one executor per worker thread now, so the first trials do not wait for a
+            # process start; a failure here is reported by the first trial instead.
+            if self.exe:
+                for _ in range(max(1, int(getattr(worker, "nthreads", 1) or 1))):
+                    try:
+                        ex = Executor(self.exe, self.env, self.target, self.cache, worker.address, self.idle_s)
+                    except Exception as e:
+                        log.debug("cannot start an executor in advance: %s", e)
+                        break
+                    self.live.add(ex)
+                    self.idle.append(ex)
 
         def teardown(self, worker):
             with self.lock:
@@ -484,7 +497,7 @@ class Sidecar:
         (``client.scatter`` waits for workers, and a batch cluster may have none yet)."""
         name = msg["name"]
         if msg.get("target"):
-            return self.install_target(name, data)
+            return self.install_target(name, data, msg.get("exe"), msg.get("env") or {})
         with self.lock:
             self.scattered[name] = [data, None, bool(msg.get("broadcast", True))]
         deferred = None
@@ -498,12 +511,13 @@ class Sidecar:
             log.warning("scattering %r now failed (%s); it is scattered when first used", name, deferred)
         return {"op": "stored", "name": name, "deferred": deferred}
 
-    def install_target(self, name, data):
+    def install_target(self, name, data, exe=None, env=None):
         """Registers this session's executor pool with the serialized target (see
         ``executor_pool_class``); the scheduler hands it to every worker, joining ones too."""
         pool = f"smac-rs-executors-{self.session}"
         try:
-            self.client.register_plugin(executor_pool_class()(self.session, EXECUTOR_IDLE_S, data), name=pool)
+            plugin = executor_pool_class()(self.session, EXECUTOR_IDLE_S, data, exe, env)
+            self.client.register_plugin(plugin, name=pool)
         except Exception as e:
             return {"op": "stored", "name": name, "error": describe(e)}
         self.pool = pool

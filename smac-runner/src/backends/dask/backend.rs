@@ -154,6 +154,8 @@ impl DaskBackend {
             name: name.to_string(),
             broadcast: self.options.broadcast_scatter,
             target: name == TARGET_BLOB,
+            exe: (name == TARGET_BLOB).then(|| self.exe.clone()),
+            env: if name == TARGET_BLOB { self.options.env.clone() } else { BTreeMap::new() },
         };
         self.sidecar.send(&request, &[data])?;
         let deadline = Instant::now() + self.options.connect_timeout * 2;

@@ -20,16 +20,17 @@
 //!   scheduler and workers need nothing of ours installed, only their own `distributed`.
 //! - The **executor pool** is a Dask `WorkerPlugin` the sidecar registers once per session
 //!   (`smac-rs-executors-<session>`) with the serialized target, which thus reaches every worker
-//!   once (joining ones too) without being a dependency of each task. On each Dask worker it keeps idle **executors**: processes
-//!   of the worker program — the user's binary (which calls [`crate::worker::serve_if_worker`]
-//!   first thing in `main`) or `smac-worker`, at a path that exists on the workers — started
-//!   with `SMAC_DASK_EXECUTOR=1`. The task takes one (or starts one: one per worker thread
-//!   running our trials), sends the trial and waits for the bincode `TrialValue` under the
-//!   walltime limit (protocol: [`crate::worker::dask_entry`]). An executor that timed out or
-//!   died is killed with its process group, its failure reported as before (`timeout`, or
-//!   `exit` with the status and stderr tail, which [`DaskBackend`] classifies), and never
-//!   reused. Executors exit when the session's plugin is unregistered (our `close`), when their
-//!   worker closes or dies, or after an idle timeout (an optimizer killed with `kill -9`).
+//!   once (joining ones too) without being a dependency of each task. On each Dask worker it keeps
+//!   idle **executors**: processes of the worker program — the user's binary (which calls
+//!   [`crate::worker::serve_if_worker`] first thing in `main`) or `smac-worker`, at a path that
+//!   exists on the workers — started with `SMAC_DASK_EXECUTOR=1`, one per worker thread as soon as
+//!   the worker receives the plugin. The task takes an idle one (or starts one), sends the trial
+//!   and waits for the bincode `TrialValue` under the walltime limit (protocol:
+//!   [`crate::worker::dask_entry`]). An executor that timed out or died is killed with its process
+//!   group, its failure reported as before (`timeout`, or `exit` with the status and stderr tail,
+//!   which [`DaskBackend`] classifies), and never reused. Executors exit when the session's plugin
+//!   is unregistered (our `close`), when their worker closes or dies, or after an idle timeout (an
+//!   optimizer killed with `kill -9`).
 //! - Scattered data goes through `client.scatter` once (broadcast), each task receives the
 //!   future; the task writes the blob to the Dask worker's local directory once and each
 //!   executor reads it once; targets get it by name with [`crate::worker::scattered`].

@@ -47,6 +47,13 @@ pub(crate) enum Request {
         /// plugin (once per worker, workers joining later too), not as a dependency of every task.
         #[serde(default)]
         target: bool,
+        /// With the target: the worker program and its environment, so that each worker starts
+        /// its executors as soon as it receives the plugin rather than at its first trial.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exe: Option<String>,
+        /// The executors' extra environment.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        env: BTreeMap<String, String>,
     },
     /// Submit one trial; the blob is the bincode trial request.
     Submit {
@@ -206,7 +213,13 @@ mod tests {
         let mut buf = Vec::new();
         write_frame(
             &mut buf,
-            &Request::Scatter { name: "data".into(), broadcast: true, target: false },
+            &Request::Scatter {
+                name: "data".into(),
+                broadcast: true,
+                target: false,
+                exe: None,
+                env: BTreeMap::new(),
+            },
             &[b"abc"],
         )
         .unwrap();
