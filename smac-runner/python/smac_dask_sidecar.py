@@ -234,7 +234,7 @@ class Executor:
         env = dict(os.environ)
         env.update(env_extra)
         env["SMAC_DASK_EXECUTOR"] = "1"
-        env.setdefault("SMAC_DASK_EXECUTOR_IDLE_S", str(idle_s))
+        env["SMAC_DASK_EXECUTOR_IDLE_S"] = str(idle_s)
         self.exe = exe
         self.err = tempfile.TemporaryFile(dir=cache)
         self.err_pos = 0
@@ -516,7 +516,10 @@ class Sidecar:
         ``executor_pool_class``); the scheduler hands it to every worker, joining ones too."""
         pool = f"smac-rs-executors-{self.session}"
         try:
-            plugin = executor_pool_class()(self.session, EXECUTOR_IDLE_S, data, exe, env)
+            # The executors' own idle timeout (their environment wins) is the pool's too, so a
+            # task never picks an executor that is about to exit.
+            idle = float((env or {}).get("SMAC_DASK_EXECUTOR_IDLE_S", EXECUTOR_IDLE_S))
+            plugin = executor_pool_class()(self.session, idle, data, exe, env)
             self.client.register_plugin(plugin, name=pool)
         except Exception as e:
             return {"op": "stored", "name": name, "error": describe(e)}
