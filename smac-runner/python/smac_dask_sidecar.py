@@ -10,18 +10,21 @@ goes to stderr, which the Rust side forwards to its logs):
     frame  = u32 BE header length, header (UTF-8 JSON object), then header["nblobs"] blobs
     blob   = u64 BE length, raw bytes
 
-Rust -> sidecar ops: connect, scatter (1 blob), submit (1 blob: the bincode trial request), close.
+Rust -> sidecar ops: connect, scatter (1 blob; with "target": true it is the serialized target,
+which registers the session's executor-pool plugin), submit (1 blob: the bincode trial request),
+close.
 Sidecar -> Rust ops: ready | fatal, connected, workers, stored (reply to scatter), scattered (a
 client.scatter call happened), resubmitted, done (1 blob: the bincode TrialValue), failed, error,
 closed.
 
-Each trial is one Dask task (``run_trial``) that runs the smac worker entry point as a
-subprocess with ``SMAC_DASK_TRIAL=1``; on stdin it gets:
-
-    b"SMACDT01", section(request), section(runner payload), section(result path),
-    u32 BE count, count x (section(name), section(file path))      section = u32 BE len + bytes
-
-and it writes the bincode ``TrialValue`` to the result path.
+Each trial is one Dask task (``run_trial``, small and pickled by value) that hands the trial to
+a long-lived executor: a process of the smac worker program started with
+``SMAC_DASK_EXECUTOR=1``, kept by the ``ExecutorPool`` worker plugin this sidecar registers once
+per session (see ``executor_pool_class``). The executor reads on stdin ``b"SMACDX01"``, then
+frames ``op (1 byte) + u32 BE length + payload``: ``T`` the target payload (once), ``S`` a
+scattered blob's name and file (once per blob), ``R`` a trial (request + environment); it
+answers each ``R`` with ``u32 BE length + bincode TrialValue`` on its original stdout, which the
+target cannot write to (its stdout goes to stderr).
 """
 
 import json
@@ -37,7 +40,9 @@ import uuid
 PROTOCOL = 1
 MAX_HEADER = 16 << 20
 MAX_BLOB = 1 << 40
-TRIAL_MAGIC = b"SMACDT01"
+EXECUTOR_MAGIC = b"SMACDX01"
+# Seconds an executor waits idle for a trial before it exits (when our session is gone).
+EXECUTOR_IDLE_S = float(os.environ.get("SMAC_DASK_EXECUTOR_IDLE_S", 600))
 STDERR_TAIL = 4000
 # Resubmissions of a trial whose task was cancelled under us (lost scattered dependency,
 # scheduler restart). Worker deaths are retried by Dask itself.
@@ -90,88 +95,298 @@ class Channel:
                 pass
 
 
-def run_trial(exe, runner, request, scattered, keys, timeout_s, env_extra):
-    """The Dask task: runs one trial in a fresh process of the smac worker entry point."""
-    import os
-    import struct
-    import subprocess
-    import tempfile
-    import threading
+def executor_pool_class():
+    """The ``WorkerPlugin`` that keeps a session's long-lived executors on a Dask worker.
 
-    try:
-        from distributed import get_worker
+    Built after ``distributed`` is imported; pickled by value (it lives in ``__main__``) and
+    registered once per sidecar session under the name ``smac-rs-executors-<session>``, so
+    sessions never share executors. Each task thread takes an idle executor (or starts one:
+    the worker program with ``SMAC_DASK_EXECUTOR=1``), sends it the trial and waits for the
+    answer with the trial's walltime limit. An executor that timed out, died or broke the
+    protocol is killed (with its process group) and never reused. Unregistering the plugin (the
+    sidecar's ``close``) or closing the worker kills the session's executors; an executor left
+    behind by a sidecar that died exits after ``SMAC_DASK_EXECUTOR_IDLE_S`` idle seconds, or at
+    once when its Dask worker dies.
+    """
+    from distributed.diagnostics.plugin import WorkerPlugin
 
-        worker = get_worker()
-        base, address = worker.local_directory, worker.address
-        lock = worker.__dict__.setdefault("_smac_scatter_lock", threading.Lock())
-    except ValueError:
-        base, address, lock = tempfile.gettempdir(), "local", threading.Lock()
-    cache = os.path.join(base, "smac-scatter")
-    os.makedirs(cache, exist_ok=True)
+    class ExecutorPool(WorkerPlugin):
+        def __init__(self, session, idle_s, target, exe=None, env=None):
+            self.session = session
+            self.idle_s = float(idle_s)
+            self.exe = exe
+            self.env = dict(env or {})
+            # The serialized target travels with the plugin: once per worker (workers joining
+            # later get it from the scheduler), and no task depends on a scattered future for it
+            # (a dependency costs every task ~10 % of plain Dask's throughput).
+            self.target = target
 
-    # Scattered blobs are written to this worker's local directory once (keyed by their Dask
-    # key) and read by name by the entry point; later trials on this worker reuse the file.
-    paths, materialized = [], []
-    for name in sorted(scattered):
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in keys[name])
-        path = os.path.join(cache, safe)
-        with lock:
-            if not os.path.exists(path):
-                tmp = f"{path}.{os.getpid()}.tmp"
-                with open(tmp, "wb") as f:
-                    f.write(scattered[name])
-                os.replace(tmp, path)
-                materialized.append(name)
-        paths.append((name, path))
+        def setup(self, worker):
+            import threading
 
+            self.worker = worker
+            self.lock = threading.Lock()
+            self.idle = []  # Executor objects free for the next trial (LIFO)
+            self.live = set()
+            self.files = {}  # Dask key of a scattered blob -> its file on this worker
+            self.closed = False
+            self.cache = os.path.join(worker.local_directory, "smac-scatter")
+            os.makedirs(self.cache, exist_ok=True)
+            # Start one executor per worker thread now, so the first trials do not wait for a
+            # process start; a failure here is reported by the first trial instead.
+            if self.exe:
+                for _ in range(max(1, int(getattr(worker, "nthreads", 1) or 1))):
+                    try:
+                        ex = Executor(self.exe, self.env, self.target, self.cache, worker.address, self.idle_s)
+                    except Exception as e:
+                        log.debug("cannot start an executor in advance: %s", e)
+                        break
+                    self.live.add(ex)
+                    self.idle.append(ex)
+
+        def teardown(self, worker):
+            with self.lock:
+                self.closed = True
+                live, self.live, self.idle = list(self.live), set(), []
+            for ex in live:
+                ex.kill()
+
+        def materialize(self, scattered, keys):
+            """Writes each blob to this worker's local directory once; returns (name, key, path)
+            triples and the names written now."""
+            out, written = [], []
+            for name in sorted(scattered):
+                key = keys[name]
+                with self.lock:
+                    path = self.files.get(key)
+                    if path is None:
+                        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
+                        path = os.path.join(self.cache, safe)
+                        if not os.path.exists(path):
+                            tmp = f"{path}.{os.getpid()}.tmp"
+                            with open(tmp, "wb") as f:
+                                f.write(scattered[name])
+                            os.replace(tmp, path)
+                            written.append(name)
+                        self.files[key] = path
+                out.append((name, key, path))
+            return out, written
+
+        def take(self, exe, env_extra):
+            import time
+
+            stale = []
+            try:
+                with self.lock:
+                    if self.closed:
+                        raise RuntimeError("the smac-rs executor pool of this worker is closed")
+                    while self.idle:
+                        ex = self.idle.pop()
+                        fresh = time.monotonic() - ex.last < 0.8 * self.idle_s
+                        if ex.exe == exe and fresh and ex.proc.poll() is None:
+                            return ex
+                        self.live.discard(ex)
+                        stale.append(ex)
+            finally:
+                for ex in stale:
+                    ex.kill()
+            ex = Executor(exe, env_extra, self.target, self.cache, self.worker.address, self.idle_s)
+            with self.lock:
+                self.live.add(ex)
+            return ex
+
+        def run(self, exe, request, scattered, keys, timeout_s, env_extra):
+            files, written = self.materialize(scattered, keys)
+            meta = {"worker": self.worker.address, "materialized": written}
+            ex = self.take(exe, env_extra)
+            meta["executor"] = ex.proc.pid
+            res = ex.run(request, files, env_extra, timeout_s)
+            with self.lock:
+                keep = "value" in res and not self.closed
+                if keep:
+                    self.idle.append(ex)
+                else:
+                    self.live.discard(ex)
+            if not keep:
+                ex.kill()
+            return dict(meta, **res)
+
+    return ExecutorPool
+
+
+def wait_fd(fd, events, left):
+    """Waits until ``fd`` is ready (``poll``: no FD_SETSIZE limit, unlike ``select``)."""
+    import select
+
+    poller = select.poll()
+    poller.register(fd, events | select.POLLHUP | select.POLLERR)
+    return bool(poller.poll(None if left is None else max(0, int(left * 1000) + 1)))
+
+
+class Executor:
+    """One long-lived process of the worker program in executor mode (see dask_entry.rs)."""
+
+    def __init__(self, exe, env_extra, runner, cache, address, idle_s):
+        import subprocess
+        import tempfile
+        import time
+
+        env = dict(os.environ)
+        env.update(env_extra)
+        env["SMAC_DASK_EXECUTOR"] = "1"
+        env["SMAC_DASK_EXECUTOR_IDLE_S"] = str(idle_s)
+        self.exe = exe
+        self.err = tempfile.TemporaryFile(dir=cache)
+        self.err_pos = 0
+        self.sent = set()
+        self.last = time.monotonic()
+        try:
+            # Own process group: a timeout kills what the target started too.
+            self.proc = subprocess.Popen([exe], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err,
+                                         env=env, bufsize=0, start_new_session=True)
+        except OSError as e:
+            self.err.close()
+            raise RuntimeError(
+                f"cannot start the smac worker entry point {exe!r} on Dask worker {address}: {e} "
+                "(the program must exist at this path on every Dask worker)"
+            ) from None
+        self.broken = None
+        # Sent with the first trial, under its deadline: a program that never reads its stdin
+        # must not block the task forever.
+        self.hello = EXECUTOR_MAGIC + self.frame(b"T", runner)
+        os.set_blocking(self.proc.stdin.fileno(), False)
+
+    @staticmethod
+    def frame(op, payload):
+        return op + struct.pack(">I", len(payload)) + payload
+
+    @staticmethod
     def section(b):
         return struct.pack(">I", len(b)) + b
 
-    fd, result_path = tempfile.mkstemp(prefix="smac-result-", dir=cache)
-    os.close(fd)
-    stdin = [TRIAL_MAGIC, section(request), section(runner), section(result_path.encode())]
-    stdin.append(struct.pack(">I", len(paths)))
-    for name, path in paths:
-        stdin += [section(name.encode()), section(path.encode())]
-    env = dict(os.environ)
-    env.update(env_extra)
-    env["SMAC_DASK_TRIAL"] = "1"
-    meta = {"worker": address, "materialized": materialized}
-    try:
-        with tempfile.TemporaryFile(dir=cache) as err:
-            try:
-                proc = subprocess.Popen([exe], stdin=subprocess.PIPE, stderr=err, env=env)
-            except OSError as e:
-                raise RuntimeError(
-                    f"cannot start the smac worker entry point {exe!r} on Dask worker {address}: {e} "
-                    "(the program must exist at this path on every Dask worker)"
-                ) from None
-            try:
-                proc.communicate(b"".join(stdin), timeout=timeout_s)
-                timed_out = False
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                timed_out = True
-            err.seek(0, os.SEEK_END)
-            size = err.tell()
-            err.seek(max(0, size - 64 * 1024))
-            text = err.read().decode("utf-8", "replace")
-            if text:
-                # The target's stderr belongs in this worker's log, as with any Dask task.
-                sys.stderr.write(text if text.endswith("\n") else text + "\n")
-            if timed_out:
-                return dict(meta, kind="timeout", stderr=text[-STDERR_TAIL:])
-            with open(result_path, "rb") as f:
-                value = f.read()
-            if proc.returncode == 0 and value:
-                return dict(meta, value=value)
-            return dict(meta, kind="exit", returncode=proc.returncode, stderr=text[-STDERR_TAIL:])
-    finally:
+    def write(self, data, deadline):
+        import select
+        import time
+
+        if self.broken:
+            return
+        view, fd = memoryview(data), self.proc.stdin.fileno()
         try:
-            os.unlink(result_path)
+            while view:
+                try:
+                    view = view[os.write(fd, view):]
+                    continue
+                except BlockingIOError:
+                    pass
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise TimeoutError()
+                wait_fd(fd, select.POLLOUT, left)
+        except (BrokenPipeError, OSError) as e:  # the executor died; its exit status tells why
+            if isinstance(e, TimeoutError):
+                raise
+            self.broken = str(e)
+
+    def read(self, n, deadline, more=0):
+        """At least ``n`` bytes (up to ``n + more`` if they are there: the executor answers
+        with one write, so one read usually brings the whole answer)."""
+        import select
+        import time
+
+        fd, chunks, got = self.proc.stdout.fileno(), [], 0
+        if n <= 0:
+            return b""
+        while got < n:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise TimeoutError()
+            if not wait_fd(fd, select.POLLIN, left):
+                raise TimeoutError()
+            chunk = os.read(fd, n + more - got)
+            if not chunk:
+                raise EOFError()
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+
+    def run(self, request, files, env_extra, timeout_s):
+        import time
+
+        deadline = None if timeout_s is None else time.monotonic() + float(timeout_s)
+        out = []
+        if self.hello is not None:
+            out.append(self.hello)
+            self.hello = None
+        for name, key, path in files:
+            if key not in self.sent:
+                out.append(self.frame(b"S", self.section(name.encode()) + self.section(path.encode())))
+                self.sent.add(key)
+        body = [self.section(request), struct.pack(">I", len(env_extra))]
+        for k, v in env_extra.items():
+            body += [self.section(str(k).encode()), self.section(str(v).encode())]
+        out.append(self.frame(b"R", b"".join(body)))
+        try:
+            self.write(b"".join(out), deadline)
+            head = self.read(4, deadline, more=1 << 16)
+            (n,) = struct.unpack(">I", head[:4])
+            value = head[4:] + self.read(n - (len(head) - 4), deadline)
+        except TimeoutError:
+            self.kill()
+            return {"kind": "timeout", "stderr": self.stderr()[-STDERR_TAIL:]}
+        except EOFError:
+            try:
+                code = self.proc.wait(timeout=10)
+            except Exception:
+                self.kill()
+                code = self.proc.returncode
+            return {"kind": "exit", "returncode": code, "stderr": self.stderr()[-STDERR_TAIL:]}
+        self.stderr()
+        self.last = time.monotonic()
+        return {"value": value}
+
+    def stderr(self):
+        """Forwards what the executor wrote to stderr since the last call to this worker's log,
+        and returns it. ``pread`` leaves the offset the child shares with us untouched."""
+        fd = self.err.fileno()
+        size = os.fstat(fd).st_size
+        if size <= self.err_pos:
+            return ""
+        start = max(self.err_pos, size - 64 * 1024)
+        text = os.pread(fd, size - start, start).decode("utf-8", "replace")
+        self.err_pos = size
+        if text:
+            # The target's stderr belongs in this worker's log, as with any Dask task.
+            sys.stderr.write(text if text.endswith("\n") else text + "\n")
+        return text
+
+    def kill(self):
+        import threading
+
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
         except OSError:
             pass
+        threading.Thread(target=self._reap, daemon=True).start()
+
+    def _reap(self):
+        try:
+            self.proc.wait()
+        finally:
+            for f in (self.proc.stdin, self.proc.stdout, self.err):
+                try:
+                    f.close()
+                except Exception:
+                    pass
+
+
+def run_trial(pool, exe, request, scattered, keys, timeout_s, env_extra):
+    """The Dask task: runs one trial on a long-lived executor of this worker's pool."""
+    from distributed import get_worker
+
+    plugin = get_worker().plugins.get(pool)
+    if plugin is None:
+        raise RuntimeError(f"the smac-rs executor pool {pool} is not registered on this Dask worker")
+    return plugin.run(exe, request, scattered, keys, timeout_s, env_extra)
 
 
 class Pending:
@@ -194,6 +409,7 @@ class Sidecar:
         self.closing = False
         self.timeout = 30.0
         self.claims = {}
+        self.pool = None
 
     # -- connection ---------------------------------------------------------------------------
     def connect(self, msg):
@@ -280,6 +496,8 @@ class Sidecar:
         """Keeps the blob and scatters it now if the cluster has workers, else on first use
         (``client.scatter`` waits for workers, and a batch cluster may have none yet)."""
         name = msg["name"]
+        if msg.get("target"):
+            return self.install_target(name, data, msg.get("exe"), msg.get("env") or {})
         with self.lock:
             self.scattered[name] = [data, None, bool(msg.get("broadcast", True))]
         deferred = None
@@ -292,6 +510,22 @@ class Sidecar:
             deferred = describe(e)
             log.warning("scattering %r now failed (%s); it is scattered when first used", name, deferred)
         return {"op": "stored", "name": name, "deferred": deferred}
+
+    def install_target(self, name, data, exe=None, env=None):
+        """Registers this session's executor pool with the serialized target (see
+        ``executor_pool_class``); the scheduler hands it to every worker, joining ones too."""
+        pool = f"smac-rs-executors-{self.session}"
+        try:
+            # The executors' own idle timeout (their environment wins) is the pool's too, so a
+            # task never picks an executor that is about to exit.
+            idle = float((env or {}).get("SMAC_DASK_EXECUTOR_IDLE_S", EXECUTOR_IDLE_S))
+            plugin = executor_pool_class()(self.session, idle, data, exe, env)
+            self.client.register_plugin(plugin, name=pool)
+        except Exception as e:
+            return {"op": "stored", "name": name, "error": describe(e)}
+        self.pool = pool
+        self.chan.send({"op": "scattered", "name": name, "key": pool, "bytes": len(data), "again": False})
+        return {"op": "stored", "name": name, "deferred": None}
 
     def _scattered(self, name):
         """The live future of a stored blob, scattered (again) if it has none or lost its data."""
@@ -321,14 +555,15 @@ class Sidecar:
             p.attempts += 1
             attempt = p.attempts
             try:
+                if self.pool is None:
+                    raise RuntimeError("the target was never sent to the sidecar")
                 names = list(p.msg.get("scatter") or [])
-                runner = self._scattered(p.msg["runner"])
                 data = {n: self._scattered(n) for n in names}
                 keys = {n: str(data[n].key) for n in names}
                 p.future = self.client.submit(
                     run_trial,
+                    self.pool,
                     p.msg["exe"],
-                    runner,
                     p.request,
                     data,
                     keys,
@@ -406,6 +641,9 @@ class Sidecar:
             try:
                 if futures:
                     self.client.cancel(futures)
+                if self.pool is not None and self.cluster is None:
+                    # Ends this session's executors on every worker (plugin teardown).
+                    self.client.unregister_worker_plugin(self.pool)
                 self.client.close(timeout=10)
             except Exception as e:
                 log.warning("closing the Dask client: %s", describe(e))

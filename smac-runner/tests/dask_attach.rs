@@ -269,7 +269,15 @@ fn collect(r: &mut impl Runner, n: usize, timeout: Duration) -> Vec<(TrialInfo, 
     out
 }
 
-/// A trial process (`smac-test-worker`) running under the Dask worker `pid`, if any.
+/// Whether process `pid` has exited (a zombie counts as exited).
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat[stat.rfind(')').map_or(0, |i| i + 1)..].trim_start().starts_with('Z'),
+        Err(_) => true,
+    }
+}
+
+/// An executor process (`smac-test-worker`) running under the Dask worker `pid`, if any.
 fn trial_child(pid: u32) -> Option<u32> {
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
@@ -314,7 +322,7 @@ fn hpo_on_a_dask_cluster_survives_losing_a_worker_mid_run() {
                     let first = *since.get_or_insert_with(Instant::now);
                     if seen == [true, true] && first.elapsed() > Duration::from_millis(1500) {
                         kill_group(*pid as i32);
-                        return Some((k, child));
+                        return Some((k, child, smac_core::trial::unix_now()));
                     }
                 }
             }
@@ -333,8 +341,14 @@ fn hpo_on_a_dask_cluster_survives_losing_a_worker_mid_run() {
         .unwrap();
     let mut smbo = SmboBuilder::hpo(scenario).persist(true).build(runner).unwrap();
     let incumbent = smbo.optimize().unwrap().expect("an incumbent");
-    let (killed, trial_pid) = killer.join().unwrap().expect("a Dask worker was killed mid-trial");
-    eprintln!("{TEST}: killed Dask worker w{killed} while it ran trial process {trial_pid}");
+    let (killed, trial_pid, killed_at) = killer.join().unwrap().expect("a Dask worker was killed mid-trial");
+    eprintln!("{TEST}: killed Dask worker w{killed} and with it its executor process {trial_pid}");
+    // The executor is in its own process group (a timeout kills what the target started), so
+    // the kill above missed it: it must notice that its Dask worker is gone and exit.
+    assert!(
+        eventually(Duration::from_secs(5), || gone(trial_pid)),
+        "the executor {trial_pid} of the killed Dask worker exited"
+    );
 
     let rh = smbo.runhistory();
     assert_eq!(rh.len(), 30, "every trial is in the run history");
@@ -342,11 +356,12 @@ fn hpo_on_a_dask_cluster_survives_losing_a_worker_mid_run() {
     let mut best = f64::INFINITY;
     for (_, v) in rh.iter() {
         assert_eq!(v.status, StatusType::Success, "the trial of the lost worker was rerun: {v:?}");
-        assert_ne!(
-            v.additional_info["pid"].as_u64(),
-            Some(trial_pid as u64),
-            "the killed trial never reported"
-        );
+        if v.additional_info["pid"].as_u64() == Some(trial_pid as u64) {
+            assert!(
+                v.endtime < killed_at,
+                "the executor of the killed worker reported after the kill: {v:?}"
+            );
+        }
         best = best.min(v.cost[0]);
     }
     assert_eq!(rh.cost(&incumbent), Some(best), "the incumbent is the best configuration found");
@@ -464,6 +479,64 @@ fn scattered_data_is_sent_once_and_failures_come_back_as_statuses() {
     let (_, v) = collect(&mut r, 1, Duration::from_secs(20)).pop().unwrap();
     assert_eq!((v.status, v.cost.clone()), (StatusType::Success, vec![0.0]), "{v:?}");
     assert_eq!(dask_stats(&r).scatter_calls["__smac_target__"], 1, "{:?}", dask_stats(&r));
+    let elapsed = started.elapsed();
+    eprintln!("{TEST}: done in {elapsed:.1?}");
+    assert!(elapsed < BUDGET, "took {elapsed:?}");
+}
+
+#[test]
+fn trials_reuse_long_lived_executors_which_belong_to_one_session() {
+    const TEST: &str = "trials_reuse_long_lived_executors_which_belong_to_one_session";
+    let Some(python) = python(TEST) else { return };
+    logs();
+    let started = Instant::now();
+    let cluster = Cluster::start(&python, 2);
+    let _watchdog = Watchdog::start(TEST, &cluster, BUDGET);
+    let space = space();
+    let pids_of = |runner: &mut DaskStyleParallelRunner, n: u64| {
+        for k in 0..n {
+            runner.submit_trial(trial(&space, k as f64 / n as f64, k)).unwrap();
+        }
+        let results = collect(runner, n as usize, Duration::from_secs(30));
+        let mut pids = std::collections::BTreeSet::new();
+        for (_, v) in &results {
+            assert_eq!(v.status, StatusType::Success, "{v:?}");
+            pids.insert(v.additional_info["pid"].as_u64().expect("the target reports its pid") as u32);
+        }
+        pids
+    };
+    let file = DaskCluster::scheduler_file(&cluster.scheduler_file);
+    let mut first = dask_runner(Mode::Sleep { ms: 0 }, file.clone(), options(&python), run_options(|_| {}));
+    first.wait_for_workers(2, Duration::from_secs(20)).unwrap();
+    let pids = pids_of(&mut first, 60);
+    // Two Dask workers with one thread each: at most two executors ran the 60 trials.
+    assert!((1..=2).contains(&pids.len()), "60 trials ran in {} processes: {pids:?}", pids.len());
+    for pid in &pids {
+        let parent = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid: Option<u32> = parent[parent.rfind(')').map_or(0, |i| i + 1)..]
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok());
+        assert!(
+            ppid == Some(cluster.pid("w0")) || ppid == Some(cluster.pid("w1")),
+            "executor {pid} is a child of a Dask worker"
+        );
+    }
+
+    // A second session on the same cluster (another target payload) starts its own executors.
+    let mut second = dask_runner(Mode::Sleep { ms: 0 }, file, options(&python), run_options(|_| {}));
+    second.wait_for_workers(2, Duration::from_secs(20)).unwrap();
+    let others = pids_of(&mut second, 20);
+    assert!(others.is_disjoint(&pids), "sessions never share executors: {pids:?} {others:?}");
+    // Closing a session ends its executors (worker plugin teardown); the other's keep running.
+    first.close().unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || pids.iter().all(|p| gone(*p))),
+        "the closed session's executors exited"
+    );
+    assert!(others.iter().all(|p| !gone(*p)), "the open session's executors are alive");
+    second.close().unwrap();
+    assert!(eventually(Duration::from_secs(10), || others.iter().all(|p| gone(*p))));
     let elapsed = started.elapsed();
     eprintln!("{TEST}: done in {elapsed:.1?}");
     assert!(elapsed < BUDGET, "took {elapsed:?}");

@@ -1,4 +1,27 @@
-//! The trial entry point: what a Dask task runs, one process per trial.
+//! The Dask entry points of a worker program: the long-lived **executor** the Dask tasks send
+//! trials to ([`ENV_EXECUTOR`], see [`crate::dask`] for the design), and the older one-shot
+//! **trial process** ([`ENV_TRIAL`], one process per trial, kept for sidecars of earlier
+//! versions).
+//!
+//! # Executor mode
+//!
+//! Started by the Dask task with [`ENV_EXECUTOR`] set, the program serves trials until its stdin
+//! closes, its Dask worker dies, or it stays idle for [`ENV_EXECUTOR_IDLE`] seconds (default
+//! 600). stdin carries `SMACDX01`, then frames `[op: u8][len: u32 BE][payload]`:
+//!
+//! - `T`: the target payload (sent once per executor; decoded once per target type);
+//! - `S`: a scattered blob, sections (name, file path): read once, then served by
+//!   [`crate::worker::scattered`];
+//! - `R`: a trial, sections (bincode `TrialRequest`), then a `u32` count of environment pairs
+//!   and that many (name, value) sections, set while the trial runs.
+//!
+//! Each `R` is answered with `[len: u32 BE][bincode TrialValue]` on the file descriptor that
+//! was stdout at start; stdout itself is pointed at stderr, so a target that prints cannot
+//! corrupt the answers. A memory limit is an address-space cap for the trial's duration: a
+//! trial over it aborts the executor, the task reports the exit as today, and a fresh
+//! executor serves the next trial.
+//!
+//! # Trial mode (one process per trial)
 //!
 //! The Dask task starts the worker program (the user's binary, which calls
 //! [`crate::worker::serve_if_worker`] first thing in `main`, or `smac-worker`) with
@@ -17,17 +40,29 @@ use crate::core::{ShippableTarget, TargetDecoder};
 use crate::worker::config::WORKER_ENV_VARS;
 use crate::worker::scatter::set_scattered;
 use serde::{Deserialize, Serialize};
-use smac_core::{evaluate_trial, StatusType, TrialInfo, TrialValue};
+use smac_core::{evaluate_trial, StatusType, TargetFunction, TrialInfo, TrialValue};
 use std::any::TypeId;
-use std::io::Read;
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::os::fd::FromRawFd;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 
 /// Env var that starts a worker program in trial mode.
 pub const ENV_TRIAL: &str = "SMAC_DASK_TRIAL";
 /// First bytes of the trial input.
 pub(crate) const TRIAL_MAGIC: &[u8; 8] = b"SMACDT01";
+/// Env var that starts a worker program as a long-lived Dask executor.
+pub const ENV_EXECUTOR: &str = "SMAC_DASK_EXECUTOR";
+/// Env var: seconds an idle executor waits for a trial before it exits (default 600).
+pub const ENV_EXECUTOR_IDLE: &str = "SMAC_DASK_EXECUTOR_IDLE_S";
+/// First bytes of an executor's input.
+pub(crate) const EXECUTOR_MAGIC: &[u8; 8] = b"SMACDX01";
+/// Largest frame an executor accepts (a target payload or a trial request).
+const MAX_EXECUTOR_FRAME: usize = 1 << 31;
 
 /// What the optimizer sends for one trial (bincode, inside the Dask task's arguments).
 #[derive(Debug, Serialize, Deserialize)]
@@ -61,7 +96,7 @@ struct Input {
 
 /// Whether this process was started by a Dask task to run one trial.
 pub fn is_trial_process() -> bool {
-    std::env::var_os(ENV_TRIAL).is_some()
+    std::env::var_os(ENV_TRIAL).is_some() || std::env::var_os(ENV_EXECUTOR).is_some()
 }
 
 /// Runs the trial and exits the process when started in trial mode; returns otherwise.
@@ -70,10 +105,24 @@ pub(crate) fn run_trial_if_requested(decoders: &[(String, TypeId, TargetDecoder)
     if !is_trial_process() {
         return;
     }
+    let executor = std::env::var_os(ENV_EXECUTOR).is_some();
+    let idle = std::env::var(ENV_EXECUTOR_IDLE).ok().and_then(|v| v.parse::<f64>().ok()).unwrap_or(600.0);
     // Programs the target starts must not believe they are workers or trials too.
     std::env::remove_var(ENV_TRIAL);
+    std::env::remove_var(ENV_EXECUTOR);
+    std::env::remove_var(ENV_EXECUTOR_IDLE);
     for var in WORKER_ENV_VARS {
         std::env::remove_var(var);
+    }
+    if executor {
+        let code = match serve_executor(decoders, Duration::from_secs_f64(idle.max(1.0))) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("smac dask executor: {e}");
+                2
+            }
+        };
+        std::process::exit(code)
     }
     let code = match run(decoders) {
         Ok(()) => 0,
@@ -105,14 +154,7 @@ fn run(decoders: &[(String, TypeId, TargetDecoder)]) -> Result<(), EntryError> {
 fn evaluate(decoders: &[(String, TypeId, TargetDecoder)], input: &Input) -> Result<TrialValue, String> {
     let request: TrialRequest = bincode::deserialize(&input.request)
         .map_err(|e| format!("cannot decode the trial request (smac-rs version mismatch?): {e}"))?;
-    let Some((_, _, decode)) = decoders.iter().find(|(t, _, _)| *t == request.tag) else {
-        let known: Vec<&str> = decoders.iter().map(|(t, _, _)| t.as_str()).collect();
-        return Err(format!(
-            "this worker program cannot run targets of type '{}'; it serves {known:?}. Call \
-             smac_runner::worker::serve_if_worker::<YourTarget>() first thing in its main",
-            request.tag
-        ));
-    };
+    let decode = find_decoder(decoders, &request.tag)?;
     let target = decode(&input.runner)?;
     for (name, path) in &input.scattered {
         let data = std::fs::read(path)
@@ -126,6 +168,192 @@ fn evaluate(decoders: &[(String, TypeId, TargetDecoder)], input: &Input) -> Resu
         }
     }
     Ok(evaluate_trial(&*target, &request.trial))
+}
+
+/// What an executor keeps between trials.
+struct Executor<'a> {
+    decoders: &'a [(String, TypeId, TargetDecoder)],
+    payload: Vec<u8>,
+    targets: HashMap<String, Arc<dyn TargetFunction>>,
+}
+
+impl Executor<'_> {
+    /// Runs one `R` frame and returns the encoded `TrialValue`.
+    fn trial(&mut self, payload: &[u8]) -> Result<Vec<u8>, EntryError> {
+        let start = smac_core::trial::unix_now();
+        let mut cur = Sections(payload);
+        let request = cur.bytes("request")?;
+        let n = cur.u32("env count")? as usize;
+        let mut env = Vec::with_capacity(n.min(64));
+        for _ in 0..n {
+            let k = cur.text("env name")?;
+            env.push((k, cur.text("env value")?));
+        }
+        let value = self
+            .evaluate(request, &env)
+            .unwrap_or_else(|m| TrialValue::failure(StatusType::Crashed, m, start));
+        bincode::serialize(&value).map_err(|e| EntryError::Input(format!("cannot encode: {e}")))
+    }
+
+    fn evaluate(&mut self, request: &[u8], env: &[(String, String)]) -> Result<TrialValue, String> {
+        let request: TrialRequest = bincode::deserialize(request)
+            .map_err(|e| format!("cannot decode the trial request (smac-rs version mismatch?): {e}"))?;
+        let target = match self.targets.get(&request.tag) {
+            Some(t) => t.clone(),
+            None => {
+                let decode = find_decoder(self.decoders, &request.tag)?;
+                let t = decode(&self.payload)?;
+                self.targets.insert(request.tag.clone(), t.clone());
+                t
+            }
+        };
+        let _env = ExecutorEnv::apply(env);
+        let _cap = match (request.memory_mb, request.tag == CommandTarget::NAME) {
+            // Command targets enforce their own limits on the program they start.
+            (Some(mb), false) => match limit_address_space(mb) {
+                Ok(()) => Some(AddressCap),
+                Err(e) => {
+                    tracing::warn!("cannot apply the memory limit of {mb} MB: {e}");
+                    None
+                }
+            },
+            _ => None,
+        };
+        Ok(evaluate_trial(&*target, &request.trial))
+    }
+}
+
+/// Lifts the address-space cap of a trial when it ends.
+struct AddressCap;
+
+impl Drop for AddressCap {
+    fn drop(&mut self) {
+        let rl = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+        // SAFETY: setrlimit reads the struct we own; raising the soft limit up to the
+        // (infinite) hard limit is always allowed.
+        unsafe { libc::setrlimit(libc::RLIMIT_AS, &rl) };
+    }
+}
+
+/// A trial's environment variables, restored when the trial ends. The executor's other
+/// threads (parent and idle watch) never read the environment.
+struct ExecutorEnv(Vec<(String, Option<std::ffi::OsString>)>);
+
+impl ExecutorEnv {
+    fn apply(env: &[(String, String)]) -> ExecutorEnv {
+        ExecutorEnv(
+            env.iter()
+                .map(|(k, v)| {
+                    let old = std::env::var_os(k);
+                    std::env::set_var(k, v);
+                    (k.clone(), old)
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for ExecutorEnv {
+    fn drop(&mut self) {
+        for (k, old) in self.0.drain(..).rev() {
+            match old {
+                Some(v) => std::env::set_var(&k, v),
+                None => std::env::remove_var(&k),
+            }
+        }
+    }
+}
+
+fn find_decoder(decoders: &[(String, TypeId, TargetDecoder)], tag: &str) -> Result<TargetDecoder, String> {
+    match decoders.iter().find(|(t, _, _)| t == tag) {
+        Some((_, _, decode)) => Ok(*decode),
+        None => {
+            let known: Vec<&str> = decoders.iter().map(|(t, _, _)| t.as_str()).collect();
+            Err(format!(
+                "this worker program cannot run targets of type '{tag}'; it serves {known:?}. Call \
+                 smac_runner::worker::serve_if_worker::<YourTarget>() first thing in its main"
+            ))
+        }
+    }
+}
+
+/// Serves executor frames on stdin until it closes (see the module docs).
+fn serve_executor(decoders: &[(String, TypeId, TargetDecoder)], idle: Duration) -> Result<(), EntryError> {
+    // Answers go to what stdout was at start; the target's prints go to stderr.
+    // SAFETY: dup/dup2 on the process's own standard descriptors.
+    let answers = unsafe {
+        let fd = libc::dup(1);
+        if fd < 0 || libc::dup2(2, 1) < 0 {
+            return Err(EntryError::Io(std::io::Error::last_os_error()));
+        }
+        std::fs::File::from_raw_fd(fd)
+    };
+    let mut answers = std::io::BufWriter::new(answers);
+    exit_with_parent();
+    let busy = Arc::new(AtomicBool::new(false));
+    let last = Arc::new(AtomicU64::new(0));
+    let born = Instant::now();
+    {
+        let (busy, last) = (busy.clone(), last.clone());
+        let _ = std::thread::Builder::new().name("smac-idle-watch".into()).spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(500));
+            let since = born.elapsed().saturating_sub(Duration::from_millis(last.load(Ordering::Acquire)));
+            if !busy.load(Ordering::Acquire) && since > idle {
+                eprintln!("smac dask executor: idle for {idle:?}; exiting");
+                std::process::exit(0);
+            }
+        });
+    }
+    let stdin = std::io::stdin();
+    let mut input = std::io::BufReader::new(stdin.lock());
+    let mut magic = [0u8; 8];
+    input.read_exact(&mut magic)?;
+    if &magic != EXECUTOR_MAGIC {
+        return Err(EntryError::Input("no SMACDX01 magic: not a smac-rs executor".into()));
+    }
+    let mut executor = Executor { decoders, payload: Vec::new(), targets: HashMap::new() };
+    let mut head = [0u8; 5];
+    loop {
+        match input.read_exact(&mut head) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        busy.store(true, Ordering::Release);
+        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        if len > MAX_EXECUTOR_FRAME {
+            return Err(EntryError::Input(format!("frame of {len} bytes is too large")));
+        }
+        let mut payload = vec![0u8; len];
+        input.read_exact(&mut payload)?;
+        match head[0] {
+            b'T' => {
+                executor.payload = payload;
+                executor.targets.clear();
+            }
+            b'S' => {
+                let mut cur = Sections(&payload);
+                let name = cur.text("scatter name")?;
+                let path = PathBuf::from(cur.text("scatter path")?);
+                let data = std::fs::read(&path).map_err(|e| {
+                    EntryError::Input(format!(
+                        "cannot read scattered data '{name}' from {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                set_scattered(name, data);
+            }
+            b'R' => {
+                let value = executor.trial(&payload)?;
+                answers.write_all(&(value.len() as u32).to_be_bytes())?;
+                answers.write_all(&value)?;
+                answers.flush()?;
+            }
+            op => return Err(EntryError::Input(format!("unknown executor frame {op}"))),
+        }
+        last.store(born.elapsed().as_millis() as u64, Ordering::Release);
+        busy.store(false, Ordering::Release);
+    }
 }
 
 fn parse(raw: &[u8]) -> Result<Input, EntryError> {

@@ -150,7 +150,13 @@ impl DaskBackend {
 
     fn scatter_blob(&mut self, name: &str, data: &[u8]) -> Result<(), DaskError> {
         self.check_alive()?;
-        let request = Request::Scatter { name: name.to_string(), broadcast: self.options.broadcast_scatter };
+        let request = Request::Scatter {
+            name: name.to_string(),
+            broadcast: self.options.broadcast_scatter,
+            target: name == TARGET_BLOB,
+            exe: (name == TARGET_BLOB).then(|| self.exe.clone()),
+            env: if name == TARGET_BLOB { self.options.env.clone() } else { BTreeMap::new() },
+        };
         self.sidecar.send(&request, &[data])?;
         let deadline = Instant::now() + self.options.connect_timeout * 2;
         loop {

@@ -43,6 +43,17 @@ pub(crate) enum Request {
         name: String,
         /// Replicate to every worker (survives the loss of workers).
         broadcast: bool,
+        /// This blob is the serialized target: it travels with the session's executor-pool
+        /// plugin (once per worker, workers joining later too), not as a dependency of every task.
+        #[serde(default)]
+        target: bool,
+        /// With the target: the worker program and its environment, so that each worker starts
+        /// its executors as soon as it receives the plugin rather than at its first trial.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exe: Option<String>,
+        /// The executors' extra environment.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        env: BTreeMap<String, String>,
     },
     /// Submit one trial; the blob is the bincode trial request.
     Submit {
@@ -138,12 +149,21 @@ pub(crate) fn write_frame(out: &mut impl Write, request: &Request, blobs: &[&[u8
     let mut header = serde_json::to_value(request).map_err(|e| DaskError::Protocol(e.to_string()))?;
     header["nblobs"] = blobs.len().into();
     let header = serde_json::to_vec(&header).map_err(|e| DaskError::Protocol(e.to_string()))?;
-    out.write_all(&(header.len() as u32).to_be_bytes())?;
-    out.write_all(&header)?;
+    // Small frames (every trial) go out in one write: one wake-up of the sidecar, not four.
+    let small = blobs.iter().map(|b| b.len() + 8).sum::<usize>() < 1 << 16;
+    let mut frame = Vec::with_capacity(if small { 4 + header.len() + (1 << 10) } else { 0 });
+    frame.extend_from_slice(&(header.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&header);
     for blob in blobs {
-        out.write_all(&(blob.len() as u64).to_be_bytes())?;
-        out.write_all(blob)?;
+        frame.extend_from_slice(&(blob.len() as u64).to_be_bytes());
+        if small {
+            frame.extend_from_slice(blob);
+        } else {
+            out.write_all(&std::mem::take(&mut frame))?;
+            out.write_all(blob)?;
+        }
     }
+    out.write_all(&frame)?;
     out.flush()?;
     Ok(())
 }
@@ -191,7 +211,18 @@ mod tests {
     #[test]
     fn frames_round_trip_through_the_python_layout() {
         let mut buf = Vec::new();
-        write_frame(&mut buf, &Request::Scatter { name: "data".into(), broadcast: true }, &[b"abc"]).unwrap();
+        write_frame(
+            &mut buf,
+            &Request::Scatter {
+                name: "data".into(),
+                broadcast: true,
+                target: false,
+                exe: None,
+                env: BTreeMap::new(),
+            },
+            &[b"abc"],
+        )
+        .unwrap();
         let hlen = u32::from_be_bytes(buf[..4].try_into().unwrap()) as usize;
         let header: serde_json::Value = serde_json::from_slice(&buf[4..4 + hlen]).unwrap();
         assert_eq!(header["op"], "scatter");
