@@ -325,6 +325,23 @@ fn dask_python(test: &str) -> Option<PathBuf> {
 }
 
 #[test]
+fn an_unreachable_dask_address_is_refused_naming_the_field() {
+    let test = "an_unreachable_dask_address_is_refused_naming_the_field";
+    let Some(python) = dask_python(test) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    scenario(d, 3, 1, "\n[cluster]\ndask_address = \"tcp://127.0.0.1:1\"\nconnect_timeout = 2\n");
+    let python = python.to_string_lossy().into_owned();
+    let started = Instant::now();
+    let out = output(d, &["optimize", "--scenario", "scenario.toml", "--dask-python", &python]);
+    let all = text(&out);
+    assert!(!out.status.success(), "an unreachable scheduler was accepted:\n{all}");
+    assert!(all.contains("dask_address") && all.contains("127.0.0.1:1"), "{all}");
+    assert!(started.elapsed() < Duration::from_secs(40), "took {:?}", started.elapsed());
+    assert!(!all.contains("worker(s) connected"), "the run started:\n{all}");
+}
+
+#[test]
 fn smac_optimize_runs_a_command_target_on_a_dask_cluster() {
     let Some(python) = dask_python("smac_optimize_runs_a_command_target_on_a_dask_cluster") else { return };
     let dir = tempfile::tempdir().unwrap();

@@ -223,7 +223,9 @@ impl ClusterConfig {
                     DaskCluster::SchedulerFile(p) => format!("scheduler_file {}", p.display()),
                     _ => "dask_address".to_string(),
                 };
-                let backend = DaskBackend::connect(&target, cluster, self.dask.clone(), &options)
+                // One setting for how long to wait for a cluster, whichever kind it is.
+                let dask = DaskOptions { connect_timeout: self.connect_timeout, ..self.dask.clone() };
+                let backend = DaskBackend::connect(&target, cluster, dask, &options)
                     .map_err(|e| RunnerError::Config { field, message: e.to_string() })?;
                 Box::new(DaskStyleParallelRunner::new(backend, options)?)
             }
