@@ -2,8 +2,8 @@
 //! Core of smac-rs: config space, scenario, trials, run history, initial designs, intensifiers,
 //! acquisition and the SMBO loop.
 
-pub mod atomic_file;
 pub mod configspace;
+pub mod files;
 
 pub use configspace::{
     Condition, ConfigSpace, ConfigSpaceError, Configuration, Forbidden, Hyperparameter, Relation, Value,

@@ -5,9 +5,9 @@
 //! that holds a different scenario is an error unless `overwrite` is set. Every file is written
 //! atomically, so a run killed at any moment restarts from its last told trial.
 
-use crate::atomic_file::write_atomically;
 use crate::configspace::{ConfigSpace, Configuration};
 use crate::error::SmacError;
+use crate::files::write_atomically;
 use crate::json_compat::to_python_json;
 use crate::runhistory::RunHistory;
 use crate::scenario::Scenario;

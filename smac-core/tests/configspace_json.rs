@@ -378,3 +378,29 @@ fn check_by_hand(raw: &Json, config: &Map<String, Json>) -> Result<(), String> {
         None => Ok(()),
     }
 }
+
+#[test]
+fn a_categorical_with_a_hundred_thousand_choices_loads_and_names_a_duplicate() {
+    // Pairwise duplicate checks made 40k choices take seconds and 4M never finish.
+    let choices: Vec<serde_json::Value> = (0..100_000).map(|i| format!("v{i}").into()).collect();
+    let space = |choices: &[serde_json::Value]| {
+        serde_json::json!({
+            "name": "wide",
+            "hyperparameters": [{"type": "categorical", "name": "c", "choices": choices,
+                                 "weights": null, "default_value": "v0", "meta": null}],
+            "conditions": [], "forbiddens": [], "python_module_version": "1.2.2", "format_version": 0.4
+        })
+        .to_string()
+    };
+    let cs = ConfigSpace::from_configspace_json(&space(&choices)).unwrap();
+    let back = ConfigSpace::from_configspace_json(&cs.to_configspace_json()).unwrap();
+    assert_eq!(cs, back);
+    let mut dup = choices.clone();
+    dup.push("v99999".into());
+    let err = ConfigSpace::from_configspace_json(&space(&dup)).unwrap_err().to_string();
+    assert!(err.contains("v99999") && err.contains("twice"), "{err}");
+    // Numbers compare by value: 1 and 1.0 are the same choice.
+    let nums = serde_json::json!([1, 2, 1.0]);
+    let err = ConfigSpace::from_configspace_json(&space(nums.as_array().unwrap())).unwrap_err().to_string();
+    assert!(err.contains("twice"), "{err}");
+}

@@ -491,16 +491,30 @@ impl Hyperparameter {
 }
 
 fn check_choices(choices: &[Value]) -> Result<(), String> {
+    /// What `Value::loosely_equals` compares: numbers by value (1 == 1.0), the rest exactly.
+    #[derive(PartialEq, Eq, Hash)]
+    enum Key<'a> {
+        Num(u64),
+        Bool(bool),
+        Str(&'a str),
+    }
     if choices.is_empty() {
         return Err("needs at least one choice".into());
     }
-    for (k, a) in choices.iter().enumerate() {
-        if let Value::Float(x) = a {
-            if !x.is_finite() {
-                return Err(format!("choice {x} must be finite"));
+    // A set, not pairwise comparisons: spaces with tens of thousands of choices load in
+    // linear time.
+    let mut seen = std::collections::HashSet::with_capacity(choices.len());
+    for a in choices {
+        let key = match a {
+            Value::Float(x) if !x.is_finite() => return Err(format!("choice {x} must be finite")),
+            Value::Float(_) | Value::Int(_) => {
+                let x = a.as_f64().unwrap_or(f64::NAN);
+                Key::Num(if x == 0.0 { 0 } else { x.to_bits() })
             }
-        }
-        if choices[..k].iter().any(|b| b.loosely_equals(a)) {
+            Value::Bool(b) => Key::Bool(*b),
+            Value::Str(s) => Key::Str(s),
+        };
+        if !seen.insert(key) {
             return Err(format!("choice {a} appears twice"));
         }
     }

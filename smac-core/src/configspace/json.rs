@@ -64,7 +64,7 @@ impl ConfigSpace {
 
     /// Reads a space from a ConfigSpace JSON file.
     pub fn load_json(path: &Path) -> Result<ConfigSpace, ConfigSpaceError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigSpaceError::Json {
+        let text = crate::files::read_utf8(path).map_err(|e| ConfigSpaceError::Json {
             path: Some(path.display().to_string()),
             reason: e.to_string(),
         })?;

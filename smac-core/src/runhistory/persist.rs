@@ -14,8 +14,8 @@
 //! and runs that do not persist never render anything.
 
 use super::{ConfigId, RunHistory};
-use crate::atomic_file::write_atomically;
 use crate::configspace::{ConfigSpace, ConfigSpaceError, Configuration};
+use crate::files::write_atomically;
 use crate::json_compat::{from_finite as unfinite, to_finite};
 use crate::trial::{StatusType, TrialInfo, TrialValue};
 use serde_json::{json, Value as Json};

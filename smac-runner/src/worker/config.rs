@@ -109,10 +109,10 @@ impl SchedulerFile {
     }
 
     /// Writes the file atomically with owner-only permissions, since it holds the token
-    /// (through an exclusively created temporary file: see [`smac_core::atomic_file`]).
+    /// (through an exclusively created temporary file: see [`smac_core::files`]).
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         let text = serde_json::to_string_pretty(self).expect("scheduler file serializes");
-        smac_core::atomic_file::write_atomically(path, text.as_bytes(), 0o600)
+        smac_core::files::write_atomically(path, text.as_bytes(), 0o600)
     }
 
     /// The token, checked to be 64 hex digits of a scheduler of our protocol version.

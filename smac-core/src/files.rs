@@ -1,4 +1,5 @@
-//! Replacing a file atomically and safely: run directories and scheduler files.
+//! The run's files: replaced atomically and safely (run directories, scheduler files), and text
+//! read with the position of any invalid byte.
 //!
 //! The new content goes to a temporary file created exclusively (`O_EXCL`, a random name, so a
 //! file or symlink someone planted cannot be opened or followed) in the target's directory, is
@@ -26,6 +27,20 @@ pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result
     Ok(())
 }
 
+/// Reads a text file, naming the byte offset (and line) of the first invalid UTF-8 sequence
+/// rather than only saying that there is one.
+pub fn read_utf8(path: &Path) -> std::io::Result<String> {
+    let bytes = std::fs::read(path)?;
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8: invalid byte at offset {at} (line {line})"),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +65,17 @@ mod tests {
         assert_eq!(std::fs::metadata(&target).unwrap().mode() & 0o777, 0o600);
         write_atomically(&target, b"public", 0o644).unwrap();
         assert_eq!(std::fs::metadata(&target).unwrap().mode() & 0o777, 0o644);
+    }
+
+    #[test]
+    fn non_utf8_text_is_reported_with_its_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("scenario.toml");
+        std::fs::write(&p, b"n_trials = 5\nname = \"\xff\"\n").unwrap();
+        let err = read_utf8(&p).unwrap_err().to_string();
+        assert!(err.contains("offset 21") && err.contains("line 2"), "{err}");
+        std::fs::write(&p, "name = \"ok\"").unwrap();
+        assert_eq!(read_utf8(&p).unwrap(), "name = \"ok\"");
     }
 
     #[test]
