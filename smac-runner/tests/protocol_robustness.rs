@@ -75,3 +75,34 @@ fn garbage_bad_tokens_and_oversize_frames_close_only_that_connection() {
     assert_eq!((v.status, v.cost[0]), (StatusType::Success, 0.0));
     assert!(client.stats().frames_rejected >= 2, "{:?}", client.stats());
 }
+
+/// Idle connections that never authenticate cannot starve real workers: beyond the cap on
+/// pending handshakes the oldest are closed, so the scheduler holds at most 64 of them, and a
+/// real worker joins at once although 64 idle connections are still waiting.
+#[test]
+fn idle_unauthenticated_connections_cannot_starve_real_workers() {
+    let mut s = common::procs::Scheduler::start(&[]);
+    let file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&s.file).unwrap()).unwrap();
+    let addr: std::net::SocketAddr = file["address"].as_str().unwrap().parse().unwrap();
+    const IDLE: usize = 300;
+    let idle: Vec<TcpStream> = (0..IDLE).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    // A real worker arrives while the last 64 idle ones still wait (their timeout is 5 s).
+    let started = std::time::Instant::now();
+    let _worker = s.worker(&[]);
+    let client = s.client();
+    client.wait_for_workers(1, Duration::from_secs(4)).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(4), "the worker was kept out");
+    // The oldest idle connections were closed without a byte.
+    let mut closed = 0;
+    for c in &idle[..IDLE - 64] {
+        c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut buf = [0u8; 16];
+        match (&*c).read(&mut buf) {
+            Ok(0) => closed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => closed += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(closed, IDLE - 64, "the scheduler held more than 64 unauthenticated connections");
+    drop(idle);
+}

@@ -24,12 +24,33 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
-/// Accepts worker connections until the runtime stops.
+/// Connections that have not completed their handshake, oldest first, with the means to end
+/// each; shared by the accept loop and the connection tasks (all on the scheduler's thread).
+type Pending = Arc<std::sync::Mutex<std::collections::BTreeMap<u64, oneshot::Sender<()>>>>;
+
+/// Accepts worker connections until the runtime stops. At most `max_pending_handshakes`
+/// connections may wait for their handshake at once: a new one beyond that ends the *oldest*
+/// waiting connection. A real peer sends its handshake within microseconds of connecting, so
+/// idle or hostile connections are the ones evicted, and they can neither exhaust the
+/// scheduler's descriptors nor keep a real worker out.
 pub(crate) async fn accept_loop(listener: TcpListener, ctx: Arc<ConnContext>) {
+    let pending: Pending = Arc::default();
+    let mut next_id = 0u64;
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                tokio::spawn(serve(stream, peer, ctx.clone()));
+                let (cancel, cancelled) = oneshot::channel();
+                {
+                    let mut waiting = pending.lock().unwrap_or_else(|e| e.into_inner());
+                    while waiting.len() >= ctx.cfg.max_pending_handshakes.max(1) {
+                        if let Some((_, oldest)) = waiting.pop_first() {
+                            let _ = oldest.send(());
+                        }
+                    }
+                    waiting.insert(next_id, cancel);
+                }
+                tokio::spawn(serve(stream, peer, ctx.clone(), (next_id, pending.clone(), cancelled)));
+                next_id += 1;
             }
             Err(e) => {
                 tracing::warn!("accepting a worker connection failed: {e}");
@@ -39,23 +60,34 @@ pub(crate) async fn accept_loop(listener: TcpListener, ctx: Arc<ConnContext>) {
     }
 }
 
-async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ConnContext>) {
-    if let Err(reason) = serve_inner(stream, peer, &ctx).await {
+/// A connection's place among those waiting for their handshake.
+type Admission = (u64, Pending, oneshot::Receiver<()>);
+
+async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ConnContext>, admission: Admission) {
+    if let Err(reason) = serve_inner(stream, peer, &ctx, admission).await {
         tracing::warn!(%peer, "connection refused: {reason}");
     }
 }
 
-async fn serve_inner(stream: TcpStream, peer: SocketAddr, ctx: &Arc<ConnContext>) -> Result<(), String> {
+async fn serve_inner(
+    stream: TcpStream,
+    peer: SocketAddr,
+    ctx: &Arc<ConnContext>,
+    (id, pending, cancelled): Admission,
+) -> Result<(), String> {
     let _ = stream.set_nodelay(true);
     let (mut rd, wr) = stream.into_split();
     let mut dec = FrameDecoder::new(HANDSHAKE_MAX_FRAME);
     let deadline = ctx.cfg.handshake_timeout;
-    let handshake = tokio::time::timeout(deadline, async {
-        let payload = next_payload(&mut rd, &mut dec).await?;
-        check_handshake(&payload, &ctx.token).map_err(|e| e.to_string())
-    })
-    .await
-    .unwrap_or_else(|_| Err(format!("no handshake within {deadline:?}")));
+    let handshake = tokio::select! {
+        r = tokio::time::timeout(deadline, async {
+            let payload = next_payload(&mut rd, &mut dec).await?;
+            check_handshake(&payload, &ctx.token).map_err(|e| e.to_string())
+        }) => r.unwrap_or_else(|_| Err(format!("no handshake within {deadline:?}"))),
+        _ = cancelled => Err("closed to admit a newer connection: too many were waiting for their handshake".into()),
+    };
+    // Authenticated or not, this connection no longer waits for its handshake.
+    pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
     let kind = match handshake {
         Ok(kind) => kind,
         Err(e) => {

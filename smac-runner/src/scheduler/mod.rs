@@ -43,6 +43,9 @@ pub struct SchedulerConfig {
     pub max_frame: usize,
     /// Time a connecting worker has to complete the handshake.
     pub handshake_timeout: Duration,
+    /// Connections allowed at once that have not completed the handshake; a newer one ends the
+    /// oldest, so idle or hostile connections cannot starve real workers.
+    pub max_pending_handshakes: usize,
 }
 
 impl Default for SchedulerConfig {
@@ -51,7 +54,8 @@ impl Default for SchedulerConfig {
             heartbeat_interval: Duration::from_millis(500),
             heartbeat_timeout: Duration::from_secs(10),
             max_frame: DEFAULT_MAX_FRAME,
-            handshake_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(5),
+            max_pending_handshakes: 64,
         }
     }
 }
