@@ -363,6 +363,23 @@ fn input_errors_are_named() {
     )
     .unwrap();
     assert!(err(&["optimize", "--scenario", "noprog.toml"]).contains("missing.sh does not exist"));
+    // Hostile input is an error, never a crash: 100,000 nested arrays in TOML or JSON, 10,000
+    // nested parentheses in active_if, bytes that are not UTF-8.
+    let deep = 100_000;
+    std::fs::write(d.join("deep.toml"), format!("n_trials = {}{}\n", "[".repeat(deep), "]".repeat(deep)))
+        .unwrap();
+    assert!(err(&["optimize", "--scenario", "deep.toml"]).contains("deep.toml"));
+    std::fs::write(d.join("deep.json"), format!("{}{}", "[".repeat(deep), "]".repeat(deep))).unwrap();
+    assert!(err(&["optimize", "--configspace", "deep.json", "--", "sh"]).contains("recursion limit"));
+    let parens = format!("{}a == p{}", "(".repeat(10_000), ")".repeat(10_000));
+    std::fs::write(
+        d.join("parens.toml"),
+        format!("[target]\ncommand=[\"sh\"]\n[space.a]\ntype=\"categorical\"\nchoices=[\"p\"]\n[space.b]\ntype=\"integer\"\nlower=1\nupper=3\nactive_if=\"{parens}\"\n"),
+    )
+    .unwrap();
+    assert!(err(&["optimize", "--scenario", "parens.toml"]).contains("nested deeper than 64"));
+    std::fs::write(d.join("latin1.toml"), b"n_trials = 3\nname = \"caf\xe9\"\n").unwrap();
+    assert!(err(&["optimize", "--scenario", "latin1.toml"]).contains("offset 24 (line 2)"));
 }
 
 fn smac3_run(name: &str) -> PathBuf {

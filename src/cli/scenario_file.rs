@@ -132,7 +132,12 @@ pub fn resolve(args: &OptimizeArgs) -> Result<RunSpec, CliError> {
     let cwd = std::env::current_dir().map_err(|e| CliError::io(".", e))?;
     let (file, base) = match &args.scenario {
         Some(path) => {
-            let text = smac_core::files::read_utf8(path).map_err(|e| CliError::io(path, e))?;
+            let text = smac_core::files::read_utf8(path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::InvalidData => {
+                    CliError::ScenarioFile { path: path.clone(), reason: e.to_string() }
+                }
+                _ => CliError::io(path, e),
+            })?;
             let file: ScenarioFile = toml::from_str(&text)
                 .map_err(|e| CliError::ScenarioFile { path: path.clone(), reason: e.to_string() })?;
             let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
