@@ -131,6 +131,10 @@ fn bad_cluster_settings_are_refused_before_any_worker_starts_and_nothing_is_lost
     assert_eq!(before.len(), 3);
 
     std::fs::write(d.join("odd.json"), r#"{"host": "x", "port": 1}"#).unwrap();
+    // A file whose scheduler is gone (nothing listens on port 9).
+    let token = "ab".repeat(32);
+    let stale = format!(r#"{{"address": "127.0.0.1:9", "token": "{token}", "protocol": 3}}"#);
+    std::fs::write(d.join("stale.json"), stale).unwrap();
     let cases: &[(&[&str], &[&str])] = &[
         (&["--scheduler-file", "odd.json"], &["scheduler_file", "odd.json", "neither", "host"]),
         (&["--dask-address", "nonsense"], &["dask_address", "nonsense"]),
@@ -166,6 +170,16 @@ fn bad_cluster_settings_are_refused_before_any_worker_starts_and_nothing_is_lost
     assert!(!out.status.success() && started.elapsed() < Duration::from_secs(10), "{all}");
     assert_eq!(all.matches("missing.json").count(), 1, "named once:\n{all}");
     assert!(all.contains("scheduler_file") && all.contains("smac scheduler"), "{all}");
+    assert_eq!(rows(d), before);
+
+    // A stale file of ours (its scheduler gone): refused after connect_timeout, saying so.
+    scenario(d, 3, 1, "\n[cluster]\nscheduler_file = \"stale.json\"\nconnect_timeout = 1\n");
+    let out = output(d, &["optimize", "--scenario", "scenario.toml", "-n", "6"]);
+    let all = text(&out);
+    assert!(!out.status.success(), "{all}");
+    for w in ["scheduler_file", "stale.json", "127.0.0.1:9", "stale"] {
+        assert!(all.contains(w), "the error does not say `{w}`:\n{all}");
+    }
     assert_eq!(rows(d), before);
 
     // The same run directory resumes with everything it held.

@@ -213,7 +213,10 @@ impl ClusterConfig {
                     Client::from_scheduler_file_timeout(&path, self.connect_timeout).map_err(|e| {
                         RunnerError::Config {
                             field: format!("scheduler_file {}", path.display()),
-                            message: e.to_string(),
+                            message: format!(
+                                "{e}; if its scheduler is gone the file is stale: start a new scheduler \
+                                 or remove the file"
+                            ),
                         }
                     })?;
                 Box::new(DaskStyleParallelRunner::attach(target, client, options)?)
