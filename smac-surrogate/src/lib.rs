@@ -26,6 +26,7 @@
 
 mod forest;
 mod gp;
+mod gp_variance;
 mod kernel;
 mod likelihood;
 mod linalg;
