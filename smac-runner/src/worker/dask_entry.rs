@@ -38,6 +38,7 @@
 use crate::command::CommandTarget;
 use crate::core::{ShippableTarget, TargetDecoder};
 use crate::worker::config::WORKER_ENV_VARS;
+use crate::worker::env_guard::EnvGuard;
 use crate::worker::scatter::set_scattered;
 use serde::{Deserialize, Serialize};
 use smac_core::{evaluate_trial, StatusType, TargetFunction, TrialInfo, TrialValue};
@@ -207,7 +208,7 @@ impl Executor<'_> {
                 t
             }
         };
-        let _env = ExecutorEnv::apply(env);
+        let _env = EnvGuard::apply(env);
         let _cap = match (request.memory_mb, request.tag == CommandTarget::NAME) {
             // Command targets enforce their own limits on the program they start.
             (Some(mb), false) => match limit_address_space(mb) {
@@ -232,35 +233,6 @@ impl Drop for AddressCap {
         // SAFETY: setrlimit reads the struct we own; raising the soft limit up to the
         // (infinite) hard limit is always allowed.
         unsafe { libc::setrlimit(libc::RLIMIT_AS, &rl) };
-    }
-}
-
-/// A trial's environment variables, restored when the trial ends. The executor's other
-/// threads (parent and idle watch) never read the environment.
-struct ExecutorEnv(Vec<(String, Option<std::ffi::OsString>)>);
-
-impl ExecutorEnv {
-    fn apply(env: &[(String, String)]) -> ExecutorEnv {
-        ExecutorEnv(
-            env.iter()
-                .map(|(k, v)| {
-                    let old = std::env::var_os(k);
-                    std::env::set_var(k, v);
-                    (k.clone(), old)
-                })
-                .collect(),
-        )
-    }
-}
-
-impl Drop for ExecutorEnv {
-    fn drop(&mut self) {
-        for (k, old) in self.0.drain(..).rev() {
-            match old {
-                Some(v) => std::env::set_var(&k, v),
-                None => std::env::remove_var(&k),
-            }
-        }
     }
 }
 

@@ -22,6 +22,7 @@
 
 pub mod config;
 pub mod dask_entry;
+mod env_guard;
 pub mod launch;
 mod outbox;
 pub(crate) mod scatter;
@@ -40,6 +41,7 @@ pub use crate::worker::config::{
     ENV_NWORKERS, ENV_RESOURCES, ENV_SCHEDULER_FILE, ENV_TOKEN, EXIT_CONFIG, EXIT_NO_SCHEDULER,
     WORKER_ENV_VARS,
 };
+use crate::worker::env_guard::EnvGuard;
 use crate::worker::outbox::{lock, send};
 use crate::worker::scatter::{process_store, with_runner};
 pub use crate::worker::scatter::{scatter_receipts, scattered, scattered_bytes, set_scattered};
@@ -326,36 +328,6 @@ fn report(e: &WorkerError) -> i32 {
     // word before it exits.
     eprintln!("smac worker stopped: {e}");
     e.exit_code()
-}
-
-/// A trial's environment variables, set while it runs; the previous values come back on drop.
-struct EnvGuard(Vec<(String, Option<OsString>)>);
-
-impl EnvGuard {
-    fn apply(env: &[(String, String)]) -> EnvGuard {
-        // The worker's other threads (heartbeat, watchdog) never read the environment, and
-        // trials run one at a time on this thread, so changing it here races with nothing.
-        EnvGuard(
-            env.iter()
-                .map(|(k, v)| {
-                    let old = std::env::var_os(k);
-                    std::env::set_var(k, v);
-                    (k.clone(), old)
-                })
-                .collect(),
-        )
-    }
-}
-
-impl Drop for EnvGuard {
-    fn drop(&mut self) {
-        for (k, old) in self.0.drain(..).rev() {
-            match old {
-                Some(v) => std::env::set_var(&k, v),
-                None => std::env::remove_var(&k),
-            }
-        }
-    }
 }
 
 /// A crashed value (the SMBO loop gives it the crash cost).
