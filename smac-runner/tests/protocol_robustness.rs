@@ -4,26 +4,40 @@ mod common;
 
 use common::*;
 use smac_core::{Runner, StatusType};
-use smac_runner::protocol::{encode_frame, handshake_frame, Token, PROTOCOL_VERSION};
+use smac_runner::protocol::{
+    auth, authenticate_blocking, encode_frame, FrameDecoder, HandshakeError, Peer, Token, PROTOCOL_VERSION,
+};
 use smac_runner::{DaskStyleParallelRunner, ParallelOptions};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-/// Writes `bytes` and waits until the scheduler closes the connection.
-fn closed_after(addr: std::net::SocketAddr, bytes: &[u8]) -> bool {
-    let mut s = TcpStream::connect(addr).unwrap();
+/// Writes `bytes` on `s` and waits until the scheduler closes the connection.
+fn closed_after_on(mut s: TcpStream, bytes: &[u8]) -> bool {
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let _ = s.write_all(bytes);
     let mut buf = [0u8; 1024];
     loop {
         match s.read(&mut buf) {
             Ok(0) => return true,
-            Ok(_) => continue, // e.g. the welcome after a valid handshake
+            Ok(_) => continue, // e.g. the challenge or the welcome
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
             Err(_) => return false,
         }
     }
+}
+
+/// Connects and writes `bytes` before any handshake.
+fn closed_after(addr: std::net::SocketAddr, bytes: &[u8]) -> bool {
+    closed_after_on(TcpStream::connect(addr).unwrap(), bytes)
+}
+
+/// A connection that completed the mutual handshake as a worker.
+fn authenticated(addr: std::net::SocketAddr, token: &Token) -> TcpStream {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let mut dec = FrameDecoder::new(1 << 20);
+    authenticate_blocking(&mut s, &mut dec, Peer::Worker, token).unwrap();
+    s
 }
 
 #[test]
@@ -34,30 +48,46 @@ fn garbage_bad_tokens_and_oversize_frames_close_only_that_connection() {
     let token = Token::from_hex(&client.token_hex()).unwrap();
 
     assert!(closed_after(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-    assert!(closed_after(addr, &handshake_frame(&Token::random())), "wrong token");
+    // A peer with another token sees that the scheduler's proof does not check out and leaves.
+    let mut s = TcpStream::connect(addr).unwrap();
+    let err = authenticate_blocking(&mut s, &mut FrameDecoder::new(1 << 20), Peer::Worker, &Token::random());
+    assert!(matches!(err, Err(HandshakeError::Rejected(_))), "{err:?}");
+    assert!(closed_after_on(s, &[]));
+    // A peer that answers the challenge with a proof made from another token is refused.
+    {
+        let mut s = TcpStream::connect(addr).unwrap();
+        let nonce = auth::fresh_nonce();
+        s.write_all(&auth::hello_frame(Peer::Worker, &nonce)).unwrap();
+        let mut challenge = [0u8; 4 + 1 + 8 + 32 + 32];
+        s.read_exact(&mut challenge).unwrap();
+        let scheduler_nonce: auth::Nonce = challenge[13..45].try_into().unwrap();
+        let forged = auth::proof_frame(&Token::random(), Peer::Worker, &nonce, &scheduler_nonce);
+        assert!(closed_after_on(s, &forged), "forged proof");
+    }
     assert!(closed_after(addr, &[0, 0, 0, 0]), "empty frame");
     assert!(closed_after(addr, &[0xff, 0xff, 0xff, 0xff, PROTOCOL_VERSION]), "oversize handshake");
-    let mut wrong_version = handshake_frame(&token);
+    let mut wrong_version = auth::hello_frame(Peer::Worker, &auth::fresh_nonce());
     wrong_version[4] = PROTOCOL_VERSION + 1;
     assert!(closed_after(addr, &wrong_version));
-    assert_eq!(client.stats().handshakes_rejected, 5);
+    assert!(
+        eventually(Duration::from_secs(5), || client.stats().handshakes_rejected == 6),
+        "{:?}",
+        client.stats()
+    );
 
     // Authenticated, then garbage or an oversize frame: the connection is dropped.
-    let mut garbage = handshake_frame(&token);
-    garbage.extend_from_slice(&[0, 0, 0, 4, PROTOCOL_VERSION, 0xde, 0xad, 0xbe]);
-    assert!(closed_after(addr, &garbage));
-    let mut oversize = handshake_frame(&token);
-    oversize.extend_from_slice(&((2u32 << 20).to_be_bytes()));
+    assert!(closed_after_on(authenticated(addr, &token), &[0, 0, 0, 4, PROTOCOL_VERSION, 0xde, 0xad, 0xbe]));
+    let mut oversize = (2u32 << 20).to_be_bytes().to_vec();
     oversize.push(PROTOCOL_VERSION);
-    assert!(closed_after(addr, &oversize));
+    assert!(closed_after_on(authenticated(addr, &token), &oversize));
     // A hello that is not a hello.
-    let mut not_hello = handshake_frame(&token);
+    let mut not_hello = Vec::new();
     encode_frame(&smac_runner::protocol::ToScheduler::Heartbeat, 1 << 20, &mut not_hello).unwrap();
-    assert!(closed_after(addr, &not_hello));
+    assert!(closed_after_on(authenticated(addr, &token), &not_hello));
     // Truncated mid-frame, then the peer leaves.
     {
         let mut s = TcpStream::connect(addr).unwrap();
-        let mut t = handshake_frame(&token);
+        let mut t = auth::hello_frame(Peer::Worker, &auth::fresh_nonce());
         t.truncate(20);
         s.write_all(&t).unwrap();
     }

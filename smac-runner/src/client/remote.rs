@@ -12,11 +12,11 @@
 use crate::client::Client;
 use crate::protocol::PROTOCOL_VERSION;
 use crate::protocol::{
-    decode_message, encode_frame, peer_handshake_frame, Blob, FrameDecoder, FromClient, Peer, ToClient,
-    Token, WireTrial, DEFAULT_MAX_FRAME,
+    auth, decode_message, encode_frame, Blob, FrameDecoder, FromClient, Peer, ToClient, Token, WireTrial,
+    DEFAULT_MAX_FRAME, HANDSHAKE_MAX_FRAME,
 };
 use crate::scheduler::client_conn::silence_limit;
-use crate::scheduler::connection::{fill, next_message, SpaceCache};
+use crate::scheduler::connection::{fill, next_message, next_payload, SpaceCache};
 use crate::scheduler::{Msg, Notice, NoticeSink, Shared};
 use crate::worker::SchedulerFile;
 use smac_core::{RunnerError, StatusType, TrialValue};
@@ -139,7 +139,7 @@ async fn handshake(
     shared: &Shared,
 ) -> Result<(TcpStream, FrameDecoder, Duration, Duration), ConnectError> {
     let deadline = Instant::now() + timeout;
-    let mut stream = loop {
+    let stream = loop {
         match TcpStream::connect(address).await {
             Ok(s) => break s,
             Err(e) if Instant::now() + Duration::from_millis(100) < deadline => {
@@ -151,11 +151,20 @@ async fn handshake(
     };
     let _ = stream.set_nodelay(true);
     let refused = |reason: String| ConnectError::Refused { address: address.into(), reason };
-    stream.write_all(&peer_handshake_frame(Peer::Client, token)).await.map_err(|e| refused(e.to_string()))?;
-    let (mut rd, wr) = stream.into_split();
-    let mut dec = FrameDecoder::new(DEFAULT_MAX_FRAME);
+    let (mut rd, mut wr) = stream.into_split();
+    let mut dec = FrameDecoder::new(HANDSHAKE_MAX_FRAME);
     let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
     let first = tokio::time::timeout(left, async {
+        // The scheduler proves the token over our nonce before we read anything else from it.
+        let nonce = auth::fresh_nonce();
+        wr.write_all(&auth::hello_frame(Peer::Client, &nonce)).await.map_err(|e| e.to_string())?;
+        let challenge = next_payload(&mut rd, &mut dec).await?;
+        let scheduler_nonce =
+            auth::verify_challenge(&challenge, token, Peer::Client, &nonce).map_err(|e| e.to_string())?;
+        wr.write_all(&auth::proof_frame(token, Peer::Client, &nonce, &scheduler_nonce))
+            .await
+            .map_err(|e| e.to_string())?;
+        dec.set_max_frame(DEFAULT_MAX_FRAME);
         let welcome = next_message::<ToClient>(&mut rd, &mut dec).await?;
         let status = next_message::<ToClient>(&mut rd, &mut dec).await?;
         Ok::<_, String>((welcome, status))

@@ -2,10 +2,11 @@
 //!
 //! Every frame is `[len: u32 big-endian][version: u8][payload: len - 1 bytes]`. The payload is
 //! bincode (varint encoding, with a size limit) of a message ([`ToWorker`] / [`ToScheduler`]
-//! for workers, [`FromClient`] / [`ToClient`] for clients), except for the very first frame of
-//! a connection: the peer's handshake, a fixed 40-byte layout (8 magic bytes naming the peer
-//! kind + the 32-byte token) that the scheduler checks *before* it deserializes anything, so an
-//! unauthenticated peer can never reach serde.
+//! for workers, [`FromClient`] / [`ToClient`] for clients), except for the first three frames of
+//! a connection: the mutual handshake ([`auth`]), fixed layouts of magic bytes, nonces and
+//! HMACs in which both ends prove they hold the token *before* anything is deserialized or
+//! executed, so an unauthenticated peer never reaches serde and a worker never runs a trial for
+//! a scheduler that could not prove the token.
 //!
 //! Frames are checked as they are read ([`FrameDecoder`]): an empty frame, a length above the
 //! maximum, a wrong version byte or an undecodable payload is an error that closes only that
@@ -14,11 +15,13 @@
 //! serializes its whole space and re-parsing it for every trial would dominate the cost of
 //! cheap trials.
 
+pub mod auth;
 mod client;
 mod messages;
 #[cfg(test)]
 mod tests;
 
+pub use auth::{authenticate_blocking, HandshakeError};
 pub use client::{FromClient, ToClient};
 pub use messages::{ToScheduler, ToWorker, TrialLimits, WireTrial};
 
@@ -29,12 +32,13 @@ use std::sync::Arc;
 use thiserror::Error;
 
 /// The protocol version carried by every frame; peers with another version are refused.
-/// Version 2 added remote clients, worker resources and per-trial environments.
-pub const PROTOCOL_VERSION: u8 = 3;
+/// Version 2 added remote clients, worker resources and per-trial environments; version 4 the
+/// mutual HMAC handshake.
+pub const PROTOCOL_VERSION: u8 = 4;
 /// Default largest frame accepted (the length prefix included), 1 GiB.
 pub const DEFAULT_MAX_FRAME: usize = 1 << 30;
-/// Largest frame accepted before the handshake is verified.
-pub const HANDSHAKE_MAX_FRAME: usize = 64;
+/// Largest frame accepted before the handshake is verified (a challenge is 77 bytes).
+pub const HANDSHAKE_MAX_FRAME: usize = 128;
 /// First bytes of a worker's handshake payload.
 pub const HANDSHAKE_MAGIC: &[u8; 8] = b"SMACWRK1";
 /// First bytes of a remote client's handshake payload.
@@ -74,14 +78,24 @@ pub enum FrameError {
     /// The payload is not a valid message.
     #[error("malformed message: {0}")]
     Malformed(String),
-    /// The handshake was not the expected magic and token.
+    /// The handshake was not the expected magic, nonce and MAC.
     #[error("handshake rejected: {0}")]
     Handshake(&'static str),
 }
 
-/// A 32-byte shared secret; workers and clients must present it before they are trusted.
-#[derive(Clone, PartialEq, Eq)]
+/// A 32-byte shared secret; workers, clients and the scheduler prove they hold it (never send it)
+/// before they trust each other.
+#[derive(Clone)]
 pub struct Token(pub [u8; TOKEN_LEN]);
+
+/// Compares in constant time, so a timing cannot tell how much of a guess was right.
+impl PartialEq for Token {
+    fn eq(&self, other: &Token) -> bool {
+        subtle::ConstantTimeEq::ct_eq(&self.0[..], &other.0[..]).into()
+    }
+}
+
+impl Eq for Token {}
 
 impl Token {
     /// A fresh random token from the OS-seeded CSPRNG.
@@ -107,12 +121,6 @@ impl Token {
             *b = u8::from_str_radix(&s[2 * k..2 * k + 2], 16).ok()?;
         }
         Some(Token(t))
-    }
-
-    /// Compares in constant time so the token cannot be guessed byte by byte from timings.
-    pub fn verify(&self, candidate: &[u8]) -> bool {
-        candidate.len() == TOKEN_LEN
-            && self.0.iter().zip(candidate).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
     }
 }
 
@@ -197,46 +205,6 @@ pub fn frame<M: Serialize>(msg: &M, max_frame: usize) -> Result<Vec<u8>, FrameEr
 /// Decodes a frame payload (after the version byte) into a message.
 pub fn decode_message<M: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<M, FrameError> {
     options(payload.len()).deserialize(payload).map_err(|e| FrameError::Malformed(e.to_string()))
-}
-
-/// The worker's handshake frame: magic and token, no serde involved.
-pub fn handshake_frame(token: &Token) -> Vec<u8> {
-    peer_handshake_frame(Peer::Worker, token)
-}
-
-/// The handshake frame of a worker or a client.
-pub fn peer_handshake_frame(peer: Peer, token: &Token) -> Vec<u8> {
-    let magic = match peer {
-        Peer::Worker => HANDSHAKE_MAGIC,
-        Peer::Client => CLIENT_HANDSHAKE_MAGIC,
-    };
-    let len = 1 + magic.len() + TOKEN_LEN;
-    let mut out = Vec::with_capacity(4 + len);
-    out.extend_from_slice(&(len as u32).to_be_bytes());
-    out.push(PROTOCOL_VERSION);
-    out.extend_from_slice(magic);
-    out.extend_from_slice(&token.0);
-    out
-}
-
-/// Checks a handshake payload (after the version byte) against the expected token and tells
-/// who the peer is.
-pub fn check_handshake(payload: &[u8], token: &Token) -> Result<Peer, FrameError> {
-    let (magic, rest) = payload.split_at(payload.len().min(HANDSHAKE_MAGIC.len()));
-    let peer = if magic == HANDSHAKE_MAGIC {
-        Peer::Worker
-    } else if magic == CLIENT_HANDSHAKE_MAGIC {
-        Peer::Client
-    } else {
-        return Err(FrameError::Handshake("not an smac handshake"));
-    };
-    if rest.is_empty() {
-        return Err(FrameError::Handshake("missing token"));
-    }
-    if !token.verify(rest) {
-        return Err(FrameError::Handshake("wrong token"));
-    }
-    Ok(peer)
 }
 
 /// Capacity above which an idle read or write buffer is shrunk: a connection that carried one

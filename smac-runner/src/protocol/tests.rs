@@ -84,33 +84,74 @@ fn bad_frames_are_errors() {
     assert!(frame(&ToScheduler::Result { key: 0, value: v }, 1000).is_ok());
 }
 
-#[test]
-fn handshake_requires_magic_and_token() {
-    let token = Token::random();
-    let f = handshake_frame(&token);
+/// The payload of the single frame in `bytes`.
+fn payload_of(bytes: &[u8]) -> Vec<u8> {
     let mut dec = FrameDecoder::new(HANDSHAKE_MAX_FRAME);
-    dec.push(&f);
-    let p = dec.next_frame().unwrap().unwrap().to_vec();
-    assert_eq!(check_handshake(&p, &token), Ok(Peer::Worker));
-    assert!(check_handshake(&p, &Token::random()).is_err());
-    assert!(check_handshake(&p[..10], &token).is_err());
-    assert!(check_handshake(b"GARBAGE!0123", &token).is_err());
+    dec.push(bytes);
+    dec.next_frame().unwrap().unwrap().to_vec()
+}
+
+/// Runs both sides of the handshake in memory; `Ok(peer)` when the scheduler accepts.
+fn handshake(peer: Peer, peer_token: &Token, scheduler_token: &Token) -> Result<Peer, FrameError> {
+    let peer_nonce = auth::fresh_nonce();
+    let (kind, seen_nonce) = auth::parse_hello(&payload_of(&auth::hello_frame(peer, &peer_nonce)))?;
+    let scheduler_nonce = auth::fresh_nonce();
+    let challenge = payload_of(&auth::challenge_frame(scheduler_token, kind, &seen_nonce, &scheduler_nonce));
+    let got = auth::verify_challenge(&challenge, peer_token, peer, &peer_nonce)?;
+    let proof = payload_of(&auth::proof_frame(peer_token, peer, &peer_nonce, &got));
+    auth::verify_proof(&proof, scheduler_token, kind, &seen_nonce, &scheduler_nonce)?;
+    Ok(kind)
+}
+
+#[test]
+fn both_sides_prove_the_token_and_peers_are_told_apart() {
+    let token = Token::random();
+    assert_eq!(handshake(Peer::Worker, &token, &token), Ok(Peer::Worker));
+    assert_eq!(handshake(Peer::Client, &token, &token), Ok(Peer::Client));
+    // A scheduler without our token is caught by the peer, before the peer proves anything.
+    assert_eq!(
+        handshake(Peer::Worker, &token, &Token::random()),
+        Err(FrameError::Handshake("the scheduler could not prove it holds the token"))
+    );
+    assert!(auth::parse_hello(b"GARBAGE!0123").is_err());
+    assert_eq!(
+        auth::parse_hello(&payload_of(&auth::hello_frame(Peer::Worker, &[7; 32]))[..20]),
+        Err(FrameError::Handshake("missing nonce"))
+    );
     assert_eq!(Token::from_hex(&token.to_hex()), Some(token));
     assert_eq!(Token::from_hex("zz"), None);
 }
 
 #[test]
-fn client_messages_round_trip_and_clients_are_told_apart_from_workers() {
+fn recorded_handshakes_cannot_be_replayed_or_reflected() {
     let token = Token::random();
-    let f = peer_handshake_frame(Peer::Client, &token);
-    let mut dec = FrameDecoder::new(HANDSHAKE_MAX_FRAME);
-    dec.push(&f);
-    let p = dec.next_frame().unwrap().unwrap().to_vec();
-    assert_eq!(check_handshake(&p, &token), Ok(Peer::Client));
+    let (peer_nonce, scheduler_nonce) = (auth::fresh_nonce(), auth::fresh_nonce());
+    let challenge = payload_of(&auth::challenge_frame(&token, Peer::Worker, &peer_nonce, &scheduler_nonce));
+    let proof = payload_of(&auth::proof_frame(&token, Peer::Worker, &peer_nonce, &scheduler_nonce));
+    // The genuine exchange passes.
+    assert_eq!(auth::verify_challenge(&challenge, &token, Peer::Worker, &peer_nonce), Ok(scheduler_nonce));
+    assert_eq!(auth::verify_proof(&proof, &token, Peer::Worker, &peer_nonce, &scheduler_nonce), Ok(()));
+    // Replayed to a worker that chose a fresh nonce: refused.
+    assert!(auth::verify_challenge(&challenge, &token, Peer::Worker, &auth::fresh_nonce()).is_err());
+    // A recorded proof replayed against a fresh scheduler nonce: refused.
     assert_eq!(
-        check_handshake(&p[..HANDSHAKE_MAGIC.len()], &token),
-        Err(FrameError::Handshake("missing token"))
+        auth::verify_proof(&proof, &token, Peer::Worker, &peer_nonce, &auth::fresh_nonce()),
+        Err(FrameError::Handshake("wrong token"))
     );
+    // A worker's proof does not admit a client, nor the scheduler's MAC pass as a peer's proof.
+    assert!(auth::verify_proof(&proof, &token, Peer::Client, &peer_nonce, &scheduler_nonce).is_err());
+    let mut reflected = auth::PROOF_MAGIC.to_vec();
+    reflected.extend_from_slice(&challenge[8 + auth::NONCE_LEN..]);
+    assert!(auth::verify_proof(&reflected, &token, Peer::Worker, &peer_nonce, &scheduler_nonce).is_err());
+    // Truncated or altered answers.
+    assert!(auth::verify_challenge(&challenge[..40], &token, Peer::Worker, &peer_nonce).is_err());
+    let mut flipped = challenge.clone();
+    *flipped.last_mut().unwrap() ^= 1;
+    assert!(auth::verify_challenge(&flipped, &token, Peer::Worker, &peer_nonce).is_err());
+}
+
+#[test]
+fn client_messages_round_trip() {
     let cs = space();
     let trial = TrialInfo::new(cs.default_configuration(), Some(3));
     let out = vec![
@@ -169,7 +210,10 @@ proptest! {
                         let _ = decode_message::<ToScheduler>(p);
                         let _ = decode_message::<FromClient>(p);
                         let _ = decode_message::<ToClient>(p);
-                        let _ = check_handshake(p, &Token([0; TOKEN_LEN]));
+                        let token = Token([0; TOKEN_LEN]);
+                        let _ = auth::parse_hello(p);
+                        let _ = auth::verify_challenge(p, &token, Peer::Worker, &[0; auth::NONCE_LEN]);
+                        let _ = auth::verify_proof(p, &token, Peer::Client, &[0; 32], &[1; 32]);
                     }
                     Ok(None) => break,
                     Err(_) => break 'outer,

@@ -1,16 +1,16 @@
 //! The scheduler's side of connections: accept, handshake, then worker read and write tasks
 //! (client connections continue in [`crate::scheduler::client_conn`]).
 //!
-//! Each worker connection gets a reader (this task) and a writer task. The reader checks the
-//! raw handshake before anything is deserialized — a wrong or missing token is refused and
-//! logged with the peer's address — then forwards every decoded frame to the scheduler; any
+//! Each worker connection gets a reader (this task) and a writer task. The reader runs the
+//! mutual handshake ([`crate::protocol::auth`]) before anything is deserialized — a peer that
+//! cannot prove the token is refused and logged with its address — then forwards every decoded frame to the scheduler; any
 //! bad frame closes only this connection. The writer turns [`Outgoing`]
 //! messages into frames, sends each configuration space once per connection, and coalesces
 //! whatever is queued into one write (fewer syscalls under load, no delay when idle).
 
 use crate::protocol::{
-    check_handshake, decode_message, encode_frame, Blob, FrameDecoder, Peer, ToScheduler, ToWorker,
-    WireTrial, HANDSHAKE_MAX_FRAME, RETAINED_BUFFER,
+    auth, decode_message, encode_frame, Blob, FrameDecoder, Peer, ToScheduler, ToWorker, WireTrial,
+    HANDSHAKE_MAX_FRAME, RETAINED_BUFFER,
 };
 use crate::scheduler::context::ConnContext;
 use crate::scheduler::stats::bump;
@@ -76,14 +76,11 @@ async fn serve_inner(
     (id, pending, cancelled): Admission,
 ) -> Result<(), String> {
     let _ = stream.set_nodelay(true);
-    let (mut rd, wr) = stream.into_split();
+    let (mut rd, mut wr) = stream.into_split();
     let mut dec = FrameDecoder::new(HANDSHAKE_MAX_FRAME);
     let deadline = ctx.cfg.handshake_timeout;
     let handshake = tokio::select! {
-        r = tokio::time::timeout(deadline, async {
-            let payload = next_payload(&mut rd, &mut dec).await?;
-            check_handshake(&payload, &ctx.token).map_err(|e| e.to_string())
-        }) => r.unwrap_or_else(|_| Err(format!("no handshake within {deadline:?}"))),
+        r = tokio::time::timeout(deadline, authenticate(&mut rd, &mut wr, &mut dec, &ctx.token)) => r.unwrap_or_else(|_| Err(format!("no handshake within {deadline:?}"))),
         _ = cancelled => Err("closed to admit a newer connection: too many were waiting for their handshake".into()),
     };
     // Authenticated or not, this connection no longer waits for its handshake.
@@ -143,6 +140,27 @@ async fn serve_inner(
     Ok(())
 }
 
+/// The scheduler's side of the mutual handshake: read the peer's hello, prove the token over
+/// its nonce, then check the peer's proof over ours. Nothing is deserialized before it passes.
+async fn authenticate(
+    rd: &mut OwnedReadHalf,
+    wr: &mut OwnedWriteHalf,
+    dec: &mut FrameDecoder,
+    token: &crate::protocol::Token,
+) -> Result<Peer, String> {
+    let hello = next_payload(rd, dec).await?;
+    let (peer, peer_nonce) = auth::parse_hello(&hello).map_err(|e| e.to_string())?;
+    let nonce = auth::fresh_nonce();
+    wr.write_all(&auth::challenge_frame(token, peer, &peer_nonce, &nonce))
+        .await
+        .map_err(|e| e.to_string())?;
+    let proof = next_payload(rd, dec).await.map_err(|e| {
+        format!("handshake rejected: {e} before proving the token (a peer with another token leaves here)")
+    })?;
+    auth::verify_proof(&proof, token, peer, &peer_nonce, &nonce).map_err(|e| e.to_string())?;
+    Ok(peer)
+}
+
 /// Forwards every complete frame to the scheduler.
 fn drain_frames(dec: &mut FrameDecoder, worker_id: u64, ctx: &ConnContext) -> Result<(), String> {
     while let Some(payload) = dec.next_frame().map_err(|e| e.to_string())? {
@@ -175,7 +193,8 @@ pub(crate) async fn fill(rd: &mut OwnedReadHalf, dec: &mut FrameDecoder) -> Resu
     }
 }
 
-async fn next_payload(rd: &mut OwnedReadHalf, dec: &mut FrameDecoder) -> Result<Vec<u8>, String> {
+/// Reads the next complete frame's payload.
+pub(crate) async fn next_payload(rd: &mut OwnedReadHalf, dec: &mut FrameDecoder) -> Result<Vec<u8>, String> {
     loop {
         if let Some(p) = dec.next_frame().map_err(|e| e.to_string())? {
             return Ok(p.to_vec());

@@ -40,11 +40,21 @@ pub enum WorkerError {
     /// The scheduler went silent for longer than the heartbeat timeout.
     #[error("no message from the scheduler for {0:?}")]
     SchedulerSilent(Duration),
-    /// The scheduler refused the handshake (wrong token or protocol version).
-    #[error(
-        "the scheduler at {0} closed the connection during the handshake (wrong token or protocol version?)"
-    )]
+    /// The scheduler refused the handshake (another protocol version).
+    #[error("the scheduler at {0} closed the connection during the handshake (another protocol version?)")]
     Refused(String),
+    /// The peer at the scheduler's address could not prove it holds the token: it is not our
+    /// scheduler (ours is gone and the port was taken, or the scheduler file is stale), or the
+    /// worker was given a wrong token. Nothing it sent was run.
+    #[error(
+        "the peer at {address} is not our scheduler: {reason} (wrong token, a stale scheduler file, or another process on the scheduler's port); nothing it sent was run"
+    )]
+    NotOurScheduler {
+        /// The address connected to.
+        address: String,
+        /// What failed in the handshake.
+        reason: crate::protocol::FrameError,
+    },
     /// The scheduler could not be joined (or rejoined after a loss) in time.
     #[error("could not join the scheduler within {patience:?}: {last}")]
     Lost {
@@ -65,9 +75,10 @@ impl WorkerError {
     pub fn exit_code(&self) -> i32 {
         match self {
             WorkerError::Config(_) => EXIT_CONFIG,
-            WorkerError::Refused(_) | WorkerError::Lost { .. } | WorkerError::SchedulerSilent(_) => {
-                EXIT_NO_SCHEDULER
-            }
+            WorkerError::Refused(_)
+            | WorkerError::NotOurScheduler { .. }
+            | WorkerError::Lost { .. }
+            | WorkerError::SchedulerSilent(_) => EXIT_NO_SCHEDULER,
             WorkerError::Io(_) | WorkerError::Protocol(_) => 1,
         }
     }

@@ -33,8 +33,8 @@ pub(crate) mod watchdog;
 use crate::command::CommandTarget;
 use crate::core::{decoder, ShippableTarget, TargetDecoder};
 use crate::protocol::{
-    decode_message, encode_frame, handshake_frame, FrameDecoder, FrameError, ToScheduler, ToWorker,
-    TrialLimits, DEFAULT_MAX_FRAME,
+    authenticate_blocking, decode_message, encode_frame, FrameDecoder, FrameError, HandshakeError, Peer,
+    ToScheduler, ToWorker, TrialLimits, DEFAULT_MAX_FRAME, HANDSHAKE_MAX_FRAME,
 };
 pub use crate::worker::config::{
     host_name, is_worker_process, SchedulerFile, WorkerConfig, WorkerError, DEFAULT_RECONNECT, ENV_ADDRESS,
@@ -188,6 +188,11 @@ impl Worker {
         while Instant::now() < deadline {
             match config.refreshed().and_then(|c| self.open(&c, Duration::from_secs(1))) {
                 Ok(session) => return Ok(session),
+                Err(e @ WorkerError::NotOurScheduler { .. }) => {
+                    tracing::warn!("{e}");
+                    last = e.to_string();
+                    std::thread::sleep(Duration::from_millis(250));
+                }
                 Err(e) => {
                     tracing::debug!("rejoining the scheduler failed: {e}");
                     last = e.to_string();
@@ -202,10 +207,26 @@ impl Worker {
     fn open(&self, config: &WorkerConfig, connect_timeout: Duration) -> Result<Session, WorkerError> {
         let stream = connect(&config.address, connect_timeout)?;
         stream.set_nodelay(true)?;
-        let mut conn = Connection { stream: stream.try_clone()?, dec: FrameDecoder::new(config.max_frame) };
-        let out = Arc::new(Mutex::new(stream));
-        lock(&out).write_all(&handshake_frame(&config.token))?;
+        // Until the peer proved the token, it may not make us buffer more than a handshake.
+        let mut conn =
+            Connection { stream: stream.try_clone()?, dec: FrameDecoder::new(HANDSHAKE_MAX_FRAME) };
         conn.stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        // Nothing from this peer is decoded, let alone run, before it proved the token.
+        authenticate_blocking(&mut conn.stream, &mut conn.dec, Peer::Worker, &config.token).map_err(|e| {
+            match e {
+                HandshakeError::Io(e)
+                    if matches!(e.kind(), ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset) =>
+                {
+                    WorkerError::Refused(config.address.clone())
+                }
+                HandshakeError::Io(e) => WorkerError::Io(e),
+                HandshakeError::Rejected(e) => {
+                    WorkerError::NotOurScheduler { address: config.address.clone(), reason: e }
+                }
+            }
+        })?;
+        conn.dec.set_max_frame(config.max_frame);
+        let out = Arc::new(Mutex::new(stream));
         let welcome = conn.read().map_err(|e| match e {
             WorkerError::Io(e)
                 if matches!(e.kind(), ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset) =>

@@ -1,0 +1,114 @@
+//! Attacks and accidents from the hardening issue, each reproduced against real processes on
+//! loopback: a port taken over after the scheduler died, a scheduler killed mid-run, process
+//! trees that outgrow a trial's limits or outlive their worker.
+
+mod common;
+
+use common::procs::Scheduler;
+use common::*;
+use smac_core::Runner;
+use smac_runner::command::CommandTarget;
+use smac_runner::worker::SchedulerFile;
+use smac_runner::{DaskStyleParallelRunner, ParallelOptions};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Forwards every connection made to `listener` to `target`, both ways, counting them and
+/// recording what the connecting side sent (what an eavesdropping relay learns).
+fn relay(listener: TcpListener, target: String, relayed: Arc<AtomicUsize>, heard: Arc<Mutex<Vec<u8>>>) {
+    std::thread::spawn(move || {
+        for mut inbound in listener.incoming().flatten() {
+            let Ok(mut outbound) = TcpStream::connect(&target) else { continue };
+            relayed.fetch_add(1, Ordering::SeqCst);
+            let (mut back_from, mut back_to) = (outbound.try_clone().unwrap(), inbound.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut back_from, &mut back_to);
+                let _ = back_to.shutdown(std::net::Shutdown::Both);
+            });
+            let heard = heard.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = inbound.read(&mut buf) {
+                    heard.lock().unwrap().extend_from_slice(&buf[..n]);
+                    if outbound.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = outbound.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+}
+
+/// Issue 13, failure 1: after our scheduler dies, another user binds its port and relays the
+/// worker to a scheduler of their own (their own token), whose client submits a command. The
+/// worker, still rejoining through the stale scheduler file, refuses the peer because it cannot
+/// prove our token, and the command never runs.
+#[test]
+fn a_worker_runs_nothing_for_a_peer_that_took_over_its_schedulers_port() {
+    let mut ours = Scheduler::start(&[]);
+    let file = SchedulerFile::read(&ours.file).unwrap();
+    let (address, token) = (file.address.clone(), file.checked_token().unwrap());
+    let _worker = ours.worker(&[]);
+    ours.client().wait_for_workers(1, Duration::from_secs(20)).unwrap();
+    ours.proc.signal(libc::SIGKILL);
+    assert!(ours.proc.wait_exit(Duration::from_secs(10)).is_some());
+    assert!(ours.file.exists(), "kill -9 leaves the scheduler file behind");
+
+    // The attacker's scheduler, and a relay from our port to it.
+    let theirs = Scheduler::start(&[]);
+    let their_address = SchedulerFile::read(&theirs.file).unwrap().address;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let listener = loop {
+        match TcpListener::bind(&address) {
+            Ok(l) => break l,
+            Err(e) if Instant::now() < deadline => {
+                tracing::debug!("binding the dead scheduler's port: {e}");
+                std::thread::yield_now();
+            }
+            Err(e) => panic!("could not take over {address}: {e}"),
+        }
+    };
+    let (relayed, heard) = (Arc::new(AtomicUsize::new(0)), Arc::new(Mutex::new(Vec::new())));
+    relay(listener, their_address, relayed.clone(), heard.clone());
+
+    let marker = theirs.dir.path().join("ran-as-the-worker");
+    let command = CommandTarget::new("/bin/sh").args(["-c", &format!("touch '{}'", marker.display())]);
+    let their_client = theirs.client();
+    let mut runner = DaskStyleParallelRunner::attach(
+        command,
+        their_client.clone(),
+        ParallelOptions::with_patience(Duration::from_secs(60)),
+    )
+    .unwrap();
+    // Submitting waits (up to the patience) for a worker able to take the trial.
+    let submitted = std::thread::spawn(move || {
+        let result = runner.submit_trial(trial(0.5, 1));
+        (result, runner.iter_results().len())
+    });
+
+    let worker_log = ours.dir.path().join("worker-1.log");
+    let refused =
+        || std::fs::read_to_string(&worker_log).unwrap_or_default().contains("is not our scheduler");
+    assert!(
+        eventually(Duration::from_secs(30), || relayed.load(Ordering::SeqCst) >= 2 && refused()),
+        "the worker did not reach the relay and refuse it: relayed {}, log:\n{}",
+        relayed.load(Ordering::SeqCst),
+        std::fs::read_to_string(&worker_log).unwrap_or_default()
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || their_client.stats().handshakes_rejected >= 2),
+        "{:?}",
+        their_client.stats()
+    );
+    assert_eq!(their_client.n_workers(), 0, "the worker never joined their scheduler");
+    assert!(!marker.exists(), "the attacker's command ran");
+    assert!(!submitted.is_finished(), "their trial is still waiting for a worker");
+    // What the relay overheard cannot be replayed (fresh nonces) and holds no token to steal.
+    let heard = heard.lock().unwrap();
+    assert!(heard.len() >= 2 * 45, "the relay heard the worker's hellos");
+    assert!(!heard.windows(token.0.len()).any(|w| w == token.0), "the token crossed the wire");
+}
