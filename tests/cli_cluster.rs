@@ -133,7 +133,10 @@ fn bad_cluster_settings_are_refused_before_any_worker_starts_and_nothing_is_lost
     std::fs::write(d.join("odd.json"), r#"{"host": "x", "port": 1}"#).unwrap();
     // A file whose scheduler is gone (nothing listens on port 9).
     let token = "ab".repeat(32);
-    let stale = format!(r#"{{"address": "127.0.0.1:9", "token": "{token}", "protocol": 3}}"#);
+    let stale = format!(
+        r#"{{"address": "127.0.0.1:9", "token": "{token}", "protocol": {}}}"#,
+        smac::runner::protocol::PROTOCOL_VERSION
+    );
     std::fs::write(d.join("stale.json"), stale).unwrap();
     let cases: &[(&[&str], &[&str])] = &[
         (&["--scheduler-file", "odd.json"], &["scheduler_file", "odd.json", "neither", "host"]),
@@ -413,4 +416,87 @@ fn smac_optimize_runs_a_command_target_on_a_dask_cluster() {
         let gp = info_pid(info, "grandparent");
         assert!(under_dask || pids.contains(&gp), "trial not under a Dask worker {pids:?}: {info}");
     }
+}
+
+/// A target that records its start and then waits for a `gate` file (so that trials are
+/// surely in flight when the scheduler is killed); prints `cost=` like `target.sh`.
+const GATED_TARGET: &str = r#"#!/bin/sh
+x=0
+while [ $# -gt 0 ]; do case "$1" in --x) x=$2; shift ;; esac; shift; done
+touch "started.$$"
+while [ ! -e gate ]; do sleep 0.02; done
+awk -v x="$x" 'BEGIN { printf "cost=%.12g\n", (x - 0.5)^2 }'
+"#;
+
+/// Issue 13, failure 4: kill -9 of the scheduler mid-run. The optimizer stops with an error
+/// naming the lost cluster, the two trials in flight are not recorded (an infrastructure
+/// failure is not the target's), and the run resumed on a new scheduler runs them: every trial
+/// SUCCESS and exactly `n_trials` of them.
+#[test]
+fn a_scheduler_killed_mid_run_loses_no_trial_and_the_resumed_run_reruns_those_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    scenario(d, 5, 2, "");
+    std::fs::write(d.join("target.sh"), GATED_TARGET).unwrap();
+    let started = || {
+        std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("started."))
+            .count()
+    };
+    let mut scheduler = our_scheduler(d, "sched.json");
+    let mut worker_cmd = smac(d, &["worker", "--scheduler-file", "sched.json", "--nworkers", "2"]);
+    worker_cmd.env("RUST_LOG", "info");
+    let _workers = Proc::spawn(worker_cmd, &d.join("workers.log"));
+    let client =
+        smac::runner::Client::from_scheduler_file_timeout(d.join("sched.json"), Duration::from_secs(20))
+            .unwrap();
+    client.wait_for_workers(2, Duration::from_secs(20)).unwrap();
+    drop(client);
+
+    let run = smac(d, &["optimize", "--scenario", "scenario.toml", "--scheduler-file", "sched.json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(eventually(Duration::from_secs(30), || started() == 2), "two trials in flight");
+    // SAFETY: kills the scheduler's process group (a child of this test).
+    unsafe { libc::kill(-(scheduler.0.id() as i32), libc::SIGKILL) };
+    let _ = scheduler.0.wait();
+    let out = run.wait_with_output().unwrap();
+    let all = text(&out);
+    assert!(!out.status.success(), "{all}");
+    assert!(
+        all.contains("the cluster was lost") && all.contains("2 trial(s) in flight were not recorded"),
+        "{all}"
+    );
+    assert!(rows(d).is_empty(), "nothing was recorded as the target's failure: {:?}", rows(d));
+
+    // A new scheduler on the same file; the workers rejoin through it; the run continues.
+    std::fs::write(d.join("gate"), "").unwrap();
+    let _scheduler = our_scheduler_replacing(d, "sched.json");
+    let out = run_ok(
+        d,
+        &["optimize", "--scenario", "scenario.toml", "--scheduler-file", "sched.json", "--patience", "30"],
+    );
+    let done = rows(d);
+    assert_eq!(done.len(), 5, "{}", text(&out));
+    let rh: Json =
+        serde_json::from_str(&std::fs::read_to_string(d.join("out/cl/1/runhistory.json")).unwrap()).unwrap();
+    let statuses: Vec<i64> =
+        rh["data"].as_array().unwrap().iter().map(|r| r["status"].as_i64().unwrap()).collect();
+    assert!(statuses.iter().all(|&s| s == 1), "every trial SUCCESS: {statuses:?}");
+}
+
+/// `smac scheduler` writing `file` in `dir` over a stale file left by a killed scheduler.
+fn our_scheduler_replacing(dir: &Path, file: &str) -> Proc {
+    let before = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+    let mut cmd = smac(dir, &["scheduler", "--scheduler-file", file]);
+    cmd.env("RUST_LOG", "info");
+    let p = Proc::spawn(cmd, &dir.join("scheduler-2.log"));
+    let changed =
+        || std::fs::read_to_string(dir.join(file)).is_ok_and(|now| !now.is_empty() && now != before);
+    assert!(eventually(Duration::from_secs(20), changed), "no new scheduler file");
+    p
 }

@@ -30,6 +30,17 @@ pub enum RunnerError {
     /// The wait was interrupted (Ctrl-C); every finished result is kept.
     #[error("interrupted")]
     Interrupted,
+    /// The cluster itself (its scheduler) was lost mid-run. The trials then in flight are not
+    /// recorded (an infrastructure failure is not the target's); a resumed run runs them again.
+    #[error(
+        "the cluster was lost: {reason}; {in_flight} trial(s) in flight were not recorded and run again when the run is continued"
+    )]
+    ClusterLost {
+        /// What happened to the cluster.
+        reason: String,
+        /// How many trials were in flight.
+        in_flight: usize,
+    },
     /// The runner or its cluster has been shut down.
     #[error("the runner is closed")]
     Closed,

@@ -5,9 +5,10 @@
 //! client's channel and receive [`Notice`]s. The proxy turns the messages into [`FromClient`]
 //! frames and the scheduler's [`ToClient`] frames back into notices, and mirrors the number of
 //! workers and the counters into the client. It keeps the trials in flight, so only sequence
-//! numbers travel back and a lost connection reports each of them as crashed instead of
-//! leaving the optimizer waiting. Dropping the last handle closes the connection; the
-//! cluster itself is never shut down by a client.
+//! numbers travel back and a lost connection reports each of them as lost (the runner core
+//! then stops with `RunnerError::ClusterLost`) instead of leaving the optimizer waiting.
+//! Dropping the last handle closes the connection; the cluster itself is never shut down by a
+//! client.
 
 use crate::client::Client;
 use crate::protocol::PROTOCOL_VERSION;

@@ -45,6 +45,11 @@ pub struct DaskStyleParallelRunner {
     gpus: Option<GpuBalancer>,
     scattered: Vec<String>,
     retried: u64,
+    /// Why the backend itself (scheduler, cluster) was lost, once it was: the trials then in
+    /// flight are abandoned, not reported, so that a resumed run runs them again.
+    cluster_lost: Option<String>,
+    /// Trials abandoned with the backend and not yet reported in an error.
+    abandoned: usize,
     /// The environment of trials without one (shared, so a submit allocates nothing for it).
     no_env: TrialEnv,
     closed: bool,
@@ -84,6 +89,8 @@ impl DaskStyleParallelRunner {
             gpus,
             scattered: Vec::new(),
             retried: 0,
+            cluster_lost: None,
+            abandoned: 0,
             no_env: Arc::from(Vec::new()),
             closed: false,
         })
@@ -155,6 +162,17 @@ impl DaskStyleParallelRunner {
         Ok(())
     }
 
+    /// Reports a lost backend once, with the number of trials abandoned since the last report.
+    fn check_cluster(&mut self) -> Result<(), RunnerError> {
+        match &self.cluster_lost {
+            Some(reason) if self.abandoned > 0 || self.pending.is_empty() => {
+                let in_flight = std::mem::take(&mut self.abandoned);
+                Err(RunnerError::ClusterLost { reason: reason.clone(), in_flight })
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn check_interrupt(&self) -> Result<(), RunnerError> {
         match &self.options.interrupt {
             Some(flag) if flag.load(Ordering::Relaxed) => Err(RunnerError::Interrupted),
@@ -209,7 +227,28 @@ impl DaskStyleParallelRunner {
     }
 
     /// A trial lost with its worker: run it again, or report it crashed after its retries.
+    /// Lost with the backend itself (the scheduler died): abandoned without a result, because
+    /// an infrastructure failure is not the target's — the run stops with
+    /// [`RunnerError::ClusterLost`] and the trial runs again when the run is resumed.
     fn lost(&mut self, seq: u64, reason: String) {
+        if !self.backend.is_alive() {
+            // Every trial in flight went with the backend, whether or not its notice came yet.
+            if self.pending.contains_key(&seq) {
+                let n = self.pending.len();
+                tracing::warn!(
+                    n,
+                    "{reason}; the trials in flight are not recorded and run again when the run is resumed"
+                );
+                for seq in std::mem::take(&mut self.pending).into_keys() {
+                    if let Some(g) = &mut self.gpus {
+                        g.release(seq);
+                    }
+                }
+                self.cluster_lost.get_or_insert(reason);
+                self.abandoned += n;
+            }
+            return;
+        }
         let Some(mut p) = self.pending.remove(&seq) else { return };
         if p.attempts < self.options.max_retries && self.backend.is_alive() {
             p.attempts += 1;
@@ -313,6 +352,7 @@ impl Runner for DaskStyleParallelRunner {
             return Err(RunnerError::Closed);
         }
         self.pump();
+        self.check_cluster()?;
         self.wait_for_worker()?;
         let seq = self.next_seq;
         let env: TrialEnv = match &mut self.gpus {
@@ -332,6 +372,12 @@ impl Runner for DaskStyleParallelRunner {
 
     fn iter_results(&mut self) -> Vec<(TrialInfo, TrialValue)> {
         self.pump();
+        if self.options.reproducible && self.cluster_lost.is_some() {
+            // Abandoned trials leave gaps in the order: release what finished, in order.
+            let mut out: Vec<_> = std::mem::take(&mut self.reorder).into_values().collect();
+            out.extend(self.ready.drain(..));
+            return out;
+        }
         if self.options.reproducible {
             match self.reorder.remove(&self.next_release) {
                 Some(r) => {
@@ -349,6 +395,9 @@ impl Runner for DaskStyleParallelRunner {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
             self.pump();
+            if !self.has_deliverable() {
+                self.check_cluster()?;
+            }
             if self.has_deliverable() || self.pending.is_empty() {
                 return Ok(());
             }
@@ -359,6 +408,7 @@ impl Runner for DaskStyleParallelRunner {
             if let Err(e) = self.receive(remaining, false) {
                 self.lose_all(&e.to_string());
             }
+            self.check_cluster()?;
         }
     }
 
