@@ -112,3 +112,80 @@ fn a_worker_runs_nothing_for_a_peer_that_took_over_its_schedulers_port() {
     assert!(heard.len() >= 2 * 45, "the relay heard the worker's hellos");
     assert!(!heard.windows(token.0.len()).any(|w| w == token.0), "the token crossed the wire");
 }
+
+/// Whether `pid` is a live process (a zombie waiting to be reaped is not).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rfind(')').map(|i| s[i + 1..].trim_start().starts_with('Z')))
+        .is_some_and(|zombie| !zombie)
+}
+
+/// A shell script as a command target, with `DIR` set to `dir`.
+fn script(dir: &std::path::Path, body: &str) -> CommandTarget {
+    CommandTarget::new("/bin/sh")
+        .args(["-c", body, "target"])
+        .env("DIR", dir.display().to_string())
+        .env("W", WORKER)
+}
+
+/// Issue 13, failure 5: four children of 150 MB each under a 200 MB trial limit. Each one is
+/// under the limit (and under its address-space cap), the trial is not: `MemoryOut`.
+#[test]
+fn the_memory_limit_holds_for_the_trials_whole_process_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let target =
+        script(dir.path(), r#"for i in 1 2 3 4; do "$W" cmd hold --mb 150 & done; wait; echo cost=0"#)
+            .trial_memory_limit(200)
+            .trial_walltime_limit(50.0);
+    let v = target.run(&trial(0.5, 1));
+    assert_eq!(v.status, smac_core::StatusType::MemoryOut, "{v:?}");
+    let error = v.additional_info["error"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("child processes used") && error.contains("200 MB"), "{error}");
+}
+
+/// Reads the pids a target wrote (`main.pid` and `child.pid` in `dir`), once both exist.
+fn target_pids(dir: &std::path::Path) -> Vec<u32> {
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok()?.trim().parse::<u32>().ok();
+    let mut pids = Vec::new();
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            pids = [read("main.pid"), read("child.pid")].into_iter().flatten().collect();
+            pids.len() == 2
+        }),
+        "the target did not start"
+    );
+    pids
+}
+
+/// A target that starts a background child and waits for it, writing both pids.
+const TREE: &str = r#"sleep 600 & echo $! > "$DIR/child.pid"; echo $$ > "$DIR/main.pid"; wait"#;
+
+/// Issue 13, failure 5: kill -9 of a worker (and, separately, of a `--nworkers` supervisor)
+/// while its trial runs a process tree: no process of the trial is left.
+#[test]
+fn a_trials_processes_die_with_a_killed_worker_or_supervisor() {
+    for supervisor in [false, true] {
+        let mut s = Scheduler::start(&[]);
+        let dir = tempfile::tempdir().unwrap();
+        let mut worker = if supervisor { s.worker(&["--nworkers", "1"]) } else { s.worker(&[]) };
+        let client = s.client();
+        client.wait_for_workers(1, Duration::from_secs(20)).unwrap();
+        let mut runner = DaskStyleParallelRunner::attach(
+            script(dir.path(), TREE),
+            client.clone(),
+            ParallelOptions::with_patience(Duration::from_secs(20)),
+        )
+        .unwrap();
+        runner.submit_trial(trial(0.5, 1)).unwrap();
+        let pids = target_pids(dir.path());
+        assert!(pids.iter().all(|&p| running(p)));
+        worker.signal(libc::SIGKILL);
+        assert!(worker.wait_exit(Duration::from_secs(10)).is_some());
+        assert!(
+            eventually(Duration::from_secs(10), || pids.iter().all(|&p| !running(p))),
+            "supervisor killed: {supervisor}; still running: {:?}",
+            pids.iter().filter(|&&p| running(p)).collect::<Vec<_>>()
+        );
+    }
+}

@@ -25,6 +25,7 @@
 
 mod output;
 mod process;
+mod reaper;
 
 pub use output::{parse_output, ParsedOutput};
 
@@ -183,6 +184,7 @@ impl CommandTarget {
             cmd.current_dir(dir);
         }
         let as_limit = self.memory_limit_mb.map(|mb| mb.saturating_mul(1 << 20));
+        let reaper = reaper::pipe();
         // SAFETY: between fork and exec only async-signal-safe calls are made (setpgid,
         // setrlimit), touching no locks or allocations.
         unsafe {
@@ -207,6 +209,12 @@ impl CommandTarget {
                 return fail(StatusType::Crashed, format!("cannot start {}: {e}", self.program.display()))
             }
         };
+        // From here on, if this process dies (even by SIGKILL), the program's group dies with
+        // it. (Registered by us, not by the child before exec: a child whose exec failed would
+        // leave a registration that a later, unrelated group could inherit with its pid.)
+        if let Some(fd) = reaper {
+            reaper::send(fd, child.id() as i32);
+        }
         if let Some(mut stdin) = child.stdin.take() {
             // A program that never reads stdin must not block us on a full pipe.
             std::thread::spawn(move || {
@@ -223,6 +231,9 @@ impl CommandTarget {
         let grace = Instant::now() + OUTPUT_GRACE;
         let closed = stdout.wait_closed(grace) & stderr.wait_closed(grace);
         kill_group(pid);
+        if let Some(fd) = reaper {
+            reaper::send(fd, -pid);
+        }
         if !closed {
             let after_kill = Instant::now() + OUTPUT_GRACE;
             let _ = stdout.wait_closed(after_kill) & stderr.wait_closed(after_kill);
@@ -246,7 +257,10 @@ impl CommandTarget {
             }
             Some(Kill::Memory(rss)) => {
                 let limit = self.memory_limit_mb.unwrap_or(0);
-                let msg = format!("the program used {} MB, over its memory limit of {limit} MB", rss >> 20);
+                let msg = format!(
+                    "the program and its child processes used {} MB, over the trial's memory limit of {limit} MB",
+                    rss >> 20
+                );
                 return fail(StatusType::MemoryOut, msg);
             }
             Some(Kill::Lost(ref e)) => {

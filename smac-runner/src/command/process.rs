@@ -73,6 +73,31 @@ pub(super) fn kill_group(pid: i32) {
     }
 }
 
+/// How often a memory-limited trial's whole process group is measured (a scan of `/proc`).
+const GROUP_SCAN: Duration = Duration::from_millis(50);
+
+/// Resident memory of every process in group `pgid`, summed (from `/proc/*/stat`). A process
+/// that left the group (`setsid`) is not counted.
+pub(super) fn group_resident_bytes(pgid: i32) -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
+    let mut pages = 0u64;
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // Fields after the command name (which may hold spaces and parentheses): state, ppid,
+        // pgrp, ... with rss the 22nd of them.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid) {
+            pages += fields.get(21).and_then(|r| r.parse::<u64>().ok()).unwrap_or(0);
+        }
+    }
+    pages * page
+}
+
 /// Why we killed a program.
 #[derive(Debug)]
 pub(super) enum Kill {
@@ -98,6 +123,7 @@ pub(super) fn wait_child(pid: i32, walltime: Option<f64>, mem_limit: Option<u64>
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
     let mut killed = None;
     let mut backoff = Duration::from_micros(50);
+    let mut next_group_scan = Instant::now();
     let exit = loop {
         let mut status = 0;
         // SAFETY: rusage is plain data that wait4 fills in.
@@ -131,7 +157,13 @@ pub(super) fn wait_child(pid: i32, walltime: Option<f64>, mem_limit: Option<u64>
                 kill_group(pid);
                 killed = Some(Kill::Timeout);
             } else if let Some(limit) = mem_limit {
-                let rss = process_resident_bytes(&pid.to_string());
+                // The limit holds for the trial, not per process: the main process is checked
+                // at every turn, its whole group (children, data loaders) every GROUP_SCAN.
+                let mut rss = process_resident_bytes(&pid.to_string());
+                if now >= next_group_scan {
+                    rss = rss.max(group_resident_bytes(pid));
+                    next_group_scan = now + GROUP_SCAN;
+                }
                 if rss > limit {
                     kill_group(pid);
                     killed = Some(Kill::Memory(rss));

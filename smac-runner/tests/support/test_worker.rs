@@ -137,6 +137,13 @@ fn command(mode: &str, args: &[String]) -> i32 {
             return 3;
         }
         "sleep" => std::thread::sleep(Duration::from_secs(30)),
+        "hold" => {
+            // Touches `--mb` MB (every page written), then holds them until killed.
+            let mb: usize = arg("--mb").and_then(|v| v.parse().ok()).unwrap_or(100);
+            let v = vec![1u8; mb << 20];
+            std::thread::sleep(Duration::from_secs(60));
+            println!("cost={}", v[v.len() / 2]);
+        }
         "alloc" => {
             // Under RLIMIT_AS this allocation fails and Rust aborts with an allocator message.
             let v = vec![1u8; 4 << 30];
