@@ -12,6 +12,8 @@ pub mod args;
 pub mod cluster;
 pub mod condition;
 pub mod error;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod interrupt;
 pub mod logging;
 pub mod optimize;
