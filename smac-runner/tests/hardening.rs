@@ -189,3 +189,29 @@ fn a_trials_processes_die_with_a_killed_worker_or_supervisor() {
         );
     }
 }
+
+/// A scheduler file whose scheduler is gone (nothing listens at its address) is refused by a
+/// worker with a message that says the file is stale and what to do, after `--timeout`.
+#[test]
+fn a_worker_refuses_a_stale_scheduler_file_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sched.json");
+    // A port that was free a moment ago: nothing listens there now.
+    let address = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let stale = SchedulerFile {
+        address: address.clone(),
+        token: smac_runner::protocol::Token::random().to_hex(),
+        protocol: smac_runner::protocol::PROTOCOL_VERSION,
+    };
+    stale.write(&file).unwrap();
+    let out = std::process::Command::new(common::procs::SMAC_WORKER)
+        .args(["--timeout", "1", "--scheduler-file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(smac_runner::worker::EXIT_NO_SCHEDULER), "{stderr}");
+    for needed in ["is stale", &address, "smac scheduler --scheduler-file", "remove the file"] {
+        assert!(stderr.contains(needed), "`{needed}` missing from: {stderr}");
+    }
+}

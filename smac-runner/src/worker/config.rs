@@ -55,6 +55,22 @@ pub enum WorkerError {
         /// What failed in the handshake.
         reason: crate::protocol::FrameError,
     },
+    /// A scheduler file names an address where no scheduler holding its token answered.
+    #[error(
+        "the scheduler file {} is stale: no scheduler of it answered at {address} for {patience:?} ({last}); start one with `smac scheduler --scheduler-file {}`, or remove the file",
+        path.display(),
+        path.display()
+    )]
+    StaleSchedulerFile {
+        /// The scheduler file.
+        path: PathBuf,
+        /// The address it names.
+        address: String,
+        /// How long joining was tried.
+        patience: Duration,
+        /// The last failure.
+        last: String,
+    },
     /// The scheduler could not be joined (or rejoined after a loss) in time.
     #[error("could not join the scheduler within {patience:?}: {last}")]
     Lost {
@@ -77,6 +93,7 @@ impl WorkerError {
             WorkerError::Config(_) => EXIT_CONFIG,
             WorkerError::Refused(_)
             | WorkerError::NotOurScheduler { .. }
+            | WorkerError::StaleSchedulerFile { .. }
             | WorkerError::Lost { .. }
             | WorkerError::SchedulerSilent(_) => EXIT_NO_SCHEDULER,
             WorkerError::Io(_) | WorkerError::Protocol(_) => 1,

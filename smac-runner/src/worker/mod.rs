@@ -200,7 +200,16 @@ impl Worker {
                 }
             }
         }
-        Err(WorkerError::Lost { patience, last })
+        match &config.scheduler_file {
+            // The file is there but nothing that holds its token answers at its address.
+            Some(path) if path.exists() => Err(WorkerError::StaleSchedulerFile {
+                path: path.clone(),
+                address: config.refreshed().map(|c| c.address).unwrap_or_else(|_| config.address.clone()),
+                patience,
+                last,
+            }),
+            _ => Err(WorkerError::Lost { patience, last }),
+        }
     }
 
     /// Connects, authenticates and announces this worker.
