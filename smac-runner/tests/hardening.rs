@@ -202,6 +202,7 @@ fn a_worker_refuses_a_stale_scheduler_file_saying_so() {
         address: address.clone(),
         token: smac_runner::protocol::Token::random().to_hex(),
         protocol: smac_runner::protocol::PROTOCOL_VERSION,
+        tls_certificate: None,
     };
     stale.write(&file).unwrap();
     let out = std::process::Command::new(common::procs::SMAC_WORKER)
@@ -214,4 +215,69 @@ fn a_worker_refuses_a_stale_scheduler_file_saying_so() {
     for needed in ["is stale", &address, "smac scheduler --scheduler-file", "remove the file"] {
         assert!(stderr.contains(needed), "`{needed}` missing from: {stderr}");
     }
+}
+
+/// `--tls`: the scheduler file carries the scheduler's certificate; a worker and a client that
+/// join through it run a trial over TLS, and a relay between them hears neither the protocol's
+/// magic bytes nor the configuration; a client pinned to another certificate, or speaking
+/// plain TCP, is refused.
+#[test]
+fn with_tls_the_traffic_is_encrypted_and_only_the_pinned_certificate_is_accepted() {
+    let mut s = Scheduler::start(&["--tls"]);
+    let file = SchedulerFile::read(&s.file).unwrap();
+    let certificate = file.tls_certificate.clone().expect("the scheduler file holds the certificate");
+    assert!(certificate.starts_with("-----BEGIN CERTIFICATE-----"), "{certificate}");
+
+    // The worker joins through a relay that records what it hears.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let relayed_file = s.dir.path().join("relayed.json");
+    SchedulerFile { address: listener.local_addr().unwrap().to_string(), ..file.clone() }
+        .write(&relayed_file)
+        .unwrap();
+    let (relayed, heard) = (Arc::new(AtomicUsize::new(0)), Arc::new(Mutex::new(Vec::new())));
+    relay(listener, file.address.clone(), relayed.clone(), heard.clone());
+    let mut worker = std::process::Command::new(common::procs::SMAC_WORKER);
+    worker.arg("--scheduler-file").arg(&relayed_file);
+    let _worker = common::procs::Proc::spawn(worker, &s.dir.path().join("tls-worker.log"));
+
+    let client = s.client();
+    client.wait_for_workers(1, Duration::from_secs(20)).unwrap();
+    let mut runner = DaskStyleParallelRunner::attach(
+        common::procs::nap(),
+        client.clone(),
+        ParallelOptions::with_patience(Duration::from_secs(20)),
+    )
+    .unwrap();
+    runner.submit_trial(trial(0.25, 1)).unwrap();
+    let (_, v) = collect(&mut runner, 1, Duration::from_secs(20)).pop().unwrap();
+    assert_eq!(v.status, smac_core::StatusType::Success, "{v:?}");
+    let heard = heard.lock().unwrap().clone();
+    assert!(heard.len() > 200, "the relay carried the worker's traffic ({} bytes)", heard.len());
+    for plain in [&b"SMACWRK1"[..], b"nap", b"0.25"] {
+        assert!(
+            !heard.windows(plain.len()).any(|w| w == plain),
+            "{:?} crossed the wire in clear",
+            String::from_utf8_lossy(plain)
+        );
+    }
+
+    // Pinned to another certificate: refused before any byte of the protocol.
+    let other = smac_runner::protocol::tls::TlsIdentity::generate().unwrap();
+    let wrong_file = s.dir.path().join("wrong.json");
+    SchedulerFile { tls_certificate: Some(other.certificate_pem().to_string()), ..file.clone() }
+        .write(&wrong_file)
+        .unwrap();
+    let err =
+        smac_runner::Client::from_scheduler_file_timeout(&wrong_file, Duration::from_secs(5)).unwrap_err();
+    assert!(err.to_string().contains("certificate"), "{err}");
+    // Plain TCP to a TLS scheduler: refused.
+    let token = file.checked_token().unwrap();
+    assert!(smac_runner::Client::connect(&file.address, token).is_err());
+    assert!(
+        eventually(Duration::from_secs(10), || client.stats().handshakes_rejected >= 2),
+        "{:?}",
+        client.stats()
+    );
+    let _second = s.worker(&[]); // the scheduler still serves workers that join normally
+    assert!(eventually(Duration::from_secs(20), || client.n_workers() == 2));
 }

@@ -48,6 +48,8 @@ struct ClientInner {
     contact: Option<String>,
     token: Token,
     remote: bool,
+    /// The TLS certificate (PEM) of a scheduler started with TLS, for its scheduler file.
+    tls_certificate: Option<String>,
 }
 
 impl std::fmt::Debug for Client {
@@ -76,8 +78,11 @@ impl Client {
         contact: Option<String>,
         token: Token,
         remote: bool,
+        tls_certificate: Option<String>,
     ) -> Client {
-        Client { inner: Arc::new(ClientInner { tx, shared, address, contact, token, remote }) }
+        Client {
+            inner: Arc::new(ClientInner { tx, shared, address, contact, token, remote, tls_certificate }),
+        }
     }
 
     /// Whether the scheduler runs in another process (the client attached over TCP).
@@ -105,7 +110,12 @@ impl Client {
             } else {
                 format!("{host}:{}", a.port())
             };
-            SchedulerFile { address, token: self.inner.token.to_hex(), protocol: PROTOCOL_VERSION }
+            SchedulerFile {
+                address,
+                token: self.inner.token.to_hex(),
+                protocol: PROTOCOL_VERSION,
+                tls_certificate: self.inner.tls_certificate.clone(),
+            }
         })
     }
 
@@ -223,6 +233,13 @@ impl SchedulerThread {
         };
         let address = listener.as_ref().map(|l| l.local_addr()).transpose()?;
         let token = Token::random();
+        let tls = if cfg.tls {
+            let identity = crate::protocol::tls::TlsIdentity::generate().map_err(RunnerError::Other)?;
+            Some(Arc::new(identity))
+        } else {
+            None
+        };
+        let certificate = tls.as_ref().map(|t| t.certificate_pem().to_string());
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared::default());
         let ctx = Arc::new(ConnContext {
@@ -230,6 +247,7 @@ impl SchedulerThread {
             cfg: cfg.clone(),
             tx: tx.clone(),
             shared: shared.clone(),
+            tls,
         });
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new().name("smac-scheduler".into()).spawn(move || {
@@ -245,7 +263,7 @@ impl SchedulerThread {
         if let Some(a) = address {
             tracing::info!(address = %a, "scheduler listening");
         }
-        let client = Client::from_parts(tx, shared, address, contact, token, false);
+        let client = Client::from_parts(tx, shared, address, contact, token, false, certificate);
         Ok(SchedulerThread { client, thread: Some(thread) })
     }
 

@@ -56,13 +56,13 @@ impl Client {
             ConnectError::SchedulerFile(format!("{}: the token is not 64 hex digits", path.display()))
         })?;
         let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
-        connect(&file.address, token, left)
+        connect(&file.address, token, file.tls_certificate.as_deref(), left)
     }
 
     /// Attaches to the scheduler at `address` (`host:port`) with its token, waiting up to 30 s
     /// for it to accept the connection.
     pub fn connect(address: &str, token: Token) -> Result<Client, ConnectError> {
-        connect(address, token, CONNECT_TIMEOUT)
+        connect(address, token, None, CONNECT_TIMEOUT)
     }
 }
 
@@ -111,11 +111,20 @@ impl From<ConnectError> for RunnerError {
 }
 
 /// Connects, authenticates and starts the proxy thread.
-pub(crate) fn connect(address: &str, token: Token, timeout: Duration) -> Result<Client, ConnectError> {
+pub(crate) fn connect(
+    address: &str,
+    token: Token,
+    tls: Option<&str>,
+    timeout: Duration,
+) -> Result<Client, ConnectError> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let shared = Arc::new(Shared::default());
-    let (stream, dec, interval, silence) = rt.block_on(handshake(address, &token, timeout, &shared))?;
-    let peer = stream.peer_addr()?;
+    let (stream, dec, interval, silence) = rt.block_on(handshake(address, &token, tls, timeout, &shared))?;
+    // Through a TLS tunnel the socket's peer is the tunnel: name the scheduler's address.
+    let peer = match tls {
+        None => stream.peer_addr()?,
+        Some(_) => std::net::ToSocketAddrs::to_socket_addrs(address)?.next().unwrap_or(stream.peer_addr()?),
+    };
     let (tx, rx) = mpsc::unbounded_channel();
     let thread_shared = shared.clone();
     let name = address.to_string();
@@ -127,7 +136,7 @@ pub(crate) fn connect(address: &str, token: Token, timeout: Duration) -> Result<
         n_workers = shared.n_workers.load(Ordering::Acquire),
         "attached to the scheduler"
     );
-    Ok(Client::from_parts(tx, shared, Some(peer), None, token, true))
+    Ok(Client::from_parts(tx, shared, Some(peer), None, token, true, None))
 }
 
 /// Connects (retrying until `timeout`), sends the client handshake and reads the welcome and
@@ -136,11 +145,20 @@ pub(crate) fn connect(address: &str, token: Token, timeout: Duration) -> Result<
 async fn handshake(
     address: &str,
     token: &Token,
+    tls: Option<&str>,
     timeout: Duration,
     shared: &Shared,
 ) -> Result<(TcpStream, FrameDecoder, Duration, Duration), ConnectError> {
     let deadline = Instant::now() + timeout;
     let stream = loop {
+        if let Some(certificate) = tls {
+            // Blocking here is fine: this runtime serves this connection only, and is idle.
+            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
+            let tunnel = crate::protocol::tls::connect_tunnel(address, certificate, left)
+                .map_err(|source| ConnectError::Unreachable { address: address.into(), source })?;
+            tunnel.set_nonblocking(true)?;
+            break TcpStream::from_std(tunnel)?;
+        }
         match TcpStream::connect(address).await {
             Ok(s) => break s,
             Err(e) if Instant::now() + Duration::from_millis(100) < deadline => {

@@ -16,7 +16,8 @@
 //! `verify_slice`, built on `subtle`).
 //!
 //! What this does not give is confidentiality or integrity *after* the handshake against someone
-//! who can rewrite traffic on the network path; that needs TLS (see docs/cluster.md).
+//! who can rewrite traffic on the network path; that is what the optional TLS layer is for
+//! ([`super::tls`], `smac scheduler --tls`).
 
 use super::{FrameError, Peer, Token, CLIENT_HANDSHAKE_MAGIC, HANDSHAKE_MAGIC, PROTOCOL_VERSION};
 use hmac::{Hmac, Mac};

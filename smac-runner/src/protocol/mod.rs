@@ -20,6 +20,7 @@ mod client;
 mod messages;
 #[cfg(test)]
 mod tests;
+pub mod tls;
 
 pub use auth::{authenticate_blocking, HandshakeError};
 pub use client::{FromClient, ToClient};

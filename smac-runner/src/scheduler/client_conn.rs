@@ -20,8 +20,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
 /// Shortest silence after which a client is considered gone (an optimizer process may pause
@@ -46,8 +46,8 @@ struct ClientConn {
 
 /// Serves an authenticated client until it leaves.
 pub(crate) async fn serve(
-    mut rd: OwnedReadHalf,
-    wr: OwnedWriteHalf,
+    mut rd: impl AsyncRead + Unpin,
+    wr: impl AsyncWrite + Unpin + Send + 'static,
     mut dec: FrameDecoder,
     peer: SocketAddr,
     ctx: Arc<ConnContext>,
@@ -194,7 +194,7 @@ impl ClientConn {
 
 /// Writes queued messages to the client, coalescing what is queued into one write.
 async fn writer(
-    mut wr: OwnedWriteHalf,
+    mut wr: impl AsyncWrite + Unpin,
     mut rx: mpsc::UnboundedReceiver<ToClient>,
     max: usize,
     peer: SocketAddr,

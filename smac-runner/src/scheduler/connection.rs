@@ -19,8 +19,7 @@ use smac_core::{ConfigSpace, StatusType, TrialValue};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
@@ -73,10 +72,48 @@ async fn serve_inner(
     stream: TcpStream,
     peer: SocketAddr,
     ctx: &Arc<ConnContext>,
-    (id, pending, cancelled): Admission,
+    (id, pending, mut cancelled): Admission,
 ) -> Result<(), String> {
     let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
+    let Some(tls) = &ctx.tls else {
+        let (rd, wr) = stream.into_split();
+        return serve_halves(rd, wr, peer, ctx, (id, pending, cancelled)).await;
+    };
+    // TLS first, within the same deadline and under the same cap as the mutual handshake.
+    let deadline = ctx.cfg.handshake_timeout;
+    let accepted = tokio::select! {
+        r = tokio::time::timeout(deadline, tls.acceptor().accept(stream)) => match r {
+            Ok(Ok(s)) => Ok(s),
+            Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
+            Err(_) => Err(format!("no TLS handshake within {deadline:?}")),
+        },
+        _ = &mut cancelled => Err("closed to admit a newer connection: too many were waiting for their handshake".into()),
+    };
+    match accepted {
+        Ok(s) => {
+            let (rd, wr) = tokio::io::split(s);
+            serve_halves(rd, wr, peer, ctx, (id, pending, cancelled)).await
+        }
+        Err(e) => {
+            pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            bump(&ctx.shared.stats.handshakes_rejected);
+            Err(e)
+        }
+    }
+}
+
+/// Serves one connection over its read and write halves (plain TCP or TLS).
+async fn serve_halves<R, W>(
+    mut rd: R,
+    mut wr: W,
+    peer: SocketAddr,
+    ctx: &Arc<ConnContext>,
+    (id, pending, cancelled): Admission,
+) -> Result<(), String>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let mut dec = FrameDecoder::new(HANDSHAKE_MAX_FRAME);
     let deadline = ctx.cfg.handshake_timeout;
     let handshake = tokio::select! {
@@ -143,8 +180,8 @@ async fn serve_inner(
 /// The scheduler's side of the mutual handshake: read the peer's hello, prove the token over
 /// its nonce, then check the peer's proof over ours. Nothing is deserialized before it passes.
 async fn authenticate(
-    rd: &mut OwnedReadHalf,
-    wr: &mut OwnedWriteHalf,
+    rd: &mut (impl AsyncRead + Unpin),
+    wr: &mut (impl AsyncWrite + Unpin),
     dec: &mut FrameDecoder,
     token: &crate::protocol::Token,
 ) -> Result<Peer, String> {
@@ -173,7 +210,7 @@ fn drain_frames(dec: &mut FrameDecoder, worker_id: u64, ctx: &ConnContext) -> Re
 }
 
 /// Reads more bytes into `dec`; an end of stream is an error.
-pub(crate) async fn fill(rd: &mut OwnedReadHalf, dec: &mut FrameDecoder) -> Result<(), String> {
+pub(crate) async fn fill(rd: &mut (impl AsyncRead + Unpin), dec: &mut FrameDecoder) -> Result<(), String> {
     let want = dec.wanted().clamp(1 << 10, 1 << 20);
     let buf = dec.spare(want);
     let r = rd.read(buf).await;
@@ -194,7 +231,10 @@ pub(crate) async fn fill(rd: &mut OwnedReadHalf, dec: &mut FrameDecoder) -> Resu
 }
 
 /// Reads the next complete frame's payload.
-pub(crate) async fn next_payload(rd: &mut OwnedReadHalf, dec: &mut FrameDecoder) -> Result<Vec<u8>, String> {
+pub(crate) async fn next_payload(
+    rd: &mut (impl AsyncRead + Unpin),
+    dec: &mut FrameDecoder,
+) -> Result<Vec<u8>, String> {
     loop {
         if let Some(p) = dec.next_frame().map_err(|e| e.to_string())? {
             return Ok(p.to_vec());
@@ -205,7 +245,7 @@ pub(crate) async fn next_payload(rd: &mut OwnedReadHalf, dec: &mut FrameDecoder)
 
 /// Reads the next complete message of type `M`.
 pub(crate) async fn next_message<M: serde::de::DeserializeOwned>(
-    rd: &mut OwnedReadHalf,
+    rd: &mut (impl AsyncRead + Unpin),
     dec: &mut FrameDecoder,
 ) -> Result<M, String> {
     loop {
@@ -246,7 +286,7 @@ impl SpaceCache {
 }
 
 async fn writer(
-    mut wr: OwnedWriteHalf,
+    mut wr: impl AsyncWrite + Unpin,
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
     worker_id: u64,
     ctx: Arc<ConnContext>,

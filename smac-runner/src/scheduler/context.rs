@@ -11,4 +11,6 @@ pub(crate) struct ConnContext {
     pub cfg: SchedulerConfig,
     pub tx: mpsc::UnboundedSender<Msg>,
     pub shared: Arc<Shared>,
+    /// TLS on every connection, when the scheduler was started with it.
+    pub tls: Option<Arc<crate::protocol::tls::TlsIdentity>>,
 }

@@ -46,6 +46,9 @@ pub struct SchedulerConfig {
     /// Connections allowed at once that have not completed the handshake; a newer one ends the
     /// oldest, so idle or hostile connections cannot starve real workers.
     pub max_pending_handshakes: usize,
+    /// TLS on every connection (a fresh self-signed certificate, pinned through the scheduler
+    /// file): for traffic between machines on networks that are not trusted.
+    pub tls: bool,
 }
 
 impl Default for SchedulerConfig {
@@ -56,6 +59,7 @@ impl Default for SchedulerConfig {
             max_frame: DEFAULT_MAX_FRAME,
             handshake_timeout: Duration::from_secs(5),
             max_pending_handshakes: 64,
+            tls: false,
         }
     }
 }

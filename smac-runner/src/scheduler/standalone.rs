@@ -35,6 +35,10 @@ pub struct SchedulerArgs {
     /// no later worker or optimizer trusts a file whose scheduler is gone).
     #[arg(long)]
     pub keep_scheduler_file: bool,
+    /// Encrypt every connection with TLS (a fresh self-signed certificate, written into the
+    /// scheduler file and accepted by workers and clients as the only valid one).
+    #[arg(long)]
+    pub tls: bool,
 }
 
 /// Runs a scheduler until SIGTERM, SIGINT or SIGHUP, then tells its workers to exit. Call it
@@ -48,6 +52,7 @@ pub fn run_standalone(args: &SchedulerArgs) -> Result<(), String> {
     let cfg = SchedulerConfig {
         heartbeat_interval: seconds(args.heartbeat_interval, "heartbeat-interval")?,
         heartbeat_timeout: seconds(args.heartbeat_timeout, "heartbeat-timeout")?,
+        tls: args.tls,
         ..Default::default()
     };
     if cfg.heartbeat_timeout <= cfg.heartbeat_interval {
@@ -70,10 +75,10 @@ pub fn run_standalone(args: &SchedulerArgs) -> Result<(), String> {
     let mut cluster = builder.start().map_err(|e| format!("cannot start: {e}"))?;
     let client = cluster.client();
     let address = client.scheduler_file().map(|f| f.address).unwrap_or_default();
-    if !listen.ip().is_loopback() {
+    if !listen.ip().is_loopback() && !args.tls {
         tracing::warn!(
             "listening on {}: whoever can reach it and holds the token can run trials on the workers; \
-             the traffic is not encrypted, so use it on trusted networks only",
+             the traffic is not encrypted (add --tls between machines on untrusted networks)",
             listen.ip()
         );
     }

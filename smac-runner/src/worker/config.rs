@@ -111,6 +111,10 @@ pub struct SchedulerFile {
     pub token: String,
     /// The protocol version the scheduler speaks.
     pub protocol: u8,
+    /// The scheduler's TLS certificate (PEM) when it was started with `--tls`: peers then
+    /// connect over TLS and accept this certificate only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_certificate: Option<String>,
 }
 
 impl SchedulerFile {
@@ -174,6 +178,9 @@ pub struct WorkerConfig {
     /// as local workers must not outlive their cluster). A scheduler that shuts down cleanly
     /// always ends its workers.
     pub reconnect: Option<Duration>,
+    /// The scheduler's TLS certificate (PEM), from its scheduler file: connect over TLS and
+    /// accept this certificate only.
+    pub tls_certificate: Option<String>,
 }
 
 impl WorkerConfig {
@@ -187,6 +194,7 @@ impl WorkerConfig {
             resources: Resources::new(),
             scheduler_file: None,
             reconnect: None,
+            tls_certificate: None,
         }
     }
 
@@ -210,6 +218,7 @@ impl WorkerConfig {
             }
         };
         let mut c = WorkerConfig::new(f.address, token);
+        c.tls_certificate = f.tls_certificate;
         c.scheduler_file = Some(path.to_path_buf());
         c.reconnect = Some(DEFAULT_RECONNECT);
         Ok(c)
@@ -220,7 +229,8 @@ impl WorkerConfig {
     pub fn refreshed(&self) -> Result<Self, WorkerError> {
         let Some(path) = &self.scheduler_file else { return Ok(self.clone()) };
         let f = SchedulerFile::read(path)?;
-        Ok(WorkerConfig { address: f.address.clone(), token: f.checked_token()?, ..self.clone() })
+        let token = f.checked_token()?;
+        Ok(WorkerConfig { address: f.address, token, tls_certificate: f.tls_certificate, ..self.clone() })
     }
 
     /// The config given by the environment, if this process was started as a worker.

@@ -214,7 +214,12 @@ impl Worker {
 
     /// Connects, authenticates and announces this worker.
     fn open(&self, config: &WorkerConfig, connect_timeout: Duration) -> Result<Session, WorkerError> {
-        let stream = connect(&config.address, connect_timeout)?;
+        let stream = match &config.tls_certificate {
+            Some(certificate) => {
+                crate::protocol::tls::connect_tunnel(&config.address, certificate, connect_timeout)?
+            }
+            None => connect(&config.address, connect_timeout)?,
+        };
         stream.set_nodelay(true)?;
         // Until the peer proved the token, it may not make us buffer more than a handshake.
         let mut conn =
