@@ -223,7 +223,7 @@ fn the_header_counts_connected_workers_and_ctrl_c_ends_the_wait_for_one() {
         d,
         &["optimize", "--scenario", "scenario.toml", "--scheduler-file", "sched.json", "--patience", "60"],
     )
-    .args(["-n", "4"])
+    .args(["-n", "4", "-v"])
     .stdout(Stdio::null())
     .stderr(Stdio::piped())
     .spawn()
@@ -245,10 +245,15 @@ fn the_header_counts_connected_workers_and_ctrl_c_ends_the_wait_for_one() {
             break;
         }
     }
-    // The header is printed just before the loop's first submit, which then waits up to its
-    // 60 s patience; give it a second to be in that wait (the point is to interrupt the wait,
-    // not the start), and check that it is still running.
-    std::thread::sleep(Duration::from_secs(1));
+    // The first submit then waits up to its 60 s patience and says so (the point is to
+    // interrupt that wait, not the start).
+    loop {
+        let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("the wait");
+        seen.push(line.clone());
+        if line.contains("waiting for one") {
+            break;
+        }
+    }
     assert!(child.try_wait().unwrap().is_none(), "smac ended without a worker: {seen:?}");
     let stopped = Instant::now();
     // SAFETY: signals our own child.

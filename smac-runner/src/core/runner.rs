@@ -308,6 +308,7 @@ impl DaskStyleParallelRunner {
     /// SMAC3, without limit), for a worker to appear for at most the patience otherwise.
     fn wait_for_worker(&mut self) -> Result<(), RunnerError> {
         let start = Instant::now();
+        let mut announced = false;
         loop {
             if !self.backend.is_alive() {
                 return Err(RunnerError::Closed);
@@ -323,6 +324,14 @@ impl DaskStyleParallelRunner {
                 continue;
             }
             let waited = start.elapsed();
+            if !announced {
+                announced = true;
+                tracing::info!(
+                    patience_s = self.options.patience.as_secs_f64(),
+                    "no worker of {} can take a trial; waiting for one",
+                    self.backend.describe()
+                );
+            }
             if waited >= self.options.patience {
                 return Err(RunnerError::NoWorkerAvailable {
                     patience_s: self.options.patience.as_secs_f64(),
