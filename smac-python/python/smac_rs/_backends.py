@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import math
 import os
 import selectors
 import struct
@@ -39,8 +40,11 @@ class _Worker:
     def __init__(self, payload: bytes) -> None:
         env = dict(os.environ)
         # The worker must import the same smac_rs as this process, wherever it was loaded from.
+        # Like multiprocessing's spawn: the parent's import path, so targets defined in its
+        # modules (pickled by reference) load in the worker too.
         here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
+        paths = [here, os.getcwd(), *(p for p in sys.path if p and os.path.isdir(p))]
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "smac_rs._worker"],
             stdin=subprocess.PIPE,
@@ -50,7 +54,7 @@ class _Worker:
         )
         self.fd = self.proc.stdout.fileno()
         self.buffer = b""
-        self.running: dict[int, float] = {}  # seq -> start time
+        self.running: dict[int, float] = {}  # seq -> start time (inf until the worker starts it)
         self.send(("init", payload))
 
     def send(self, obj: Any) -> None:
@@ -141,7 +145,7 @@ class ProcessBackend:
         except (BrokenPipeError, OSError):
             # Its death is seen by next_event, which reports this trial lost with the others.
             pass
-        w.running[seq] = time.time()
+        w.running[seq] = math.inf
 
     def _timeouts(self, now: float) -> None:
         if self._limit is None:
@@ -167,7 +171,8 @@ class ProcessBackend:
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
             if self._limit is not None:
                 now = time.time()
-                soonest = min((t + self._limit - now for w in self._workers for t in w.running.values()), default=None)
+                starts = [t for w in self._workers for t in w.running.values() if t != math.inf]
+                soonest = min((t + self._limit - now for t in starts), default=None)
                 if soonest is not None:
                     wait = max(0.0, soonest) if wait is None else min(wait, max(0.0, soonest))
             for key, _ in self._selector.select(wait):
@@ -178,7 +183,9 @@ class ProcessBackend:
                     self._retire(w, f"its worker process {w.proc.pid} died (exit code {code})")
                     continue
                 for f in frames:
-                    if f[0] == "result" and f[1] in w.running:
+                    if f[0] == "started" and f[1] in w.running:
+                        w.running[f[1]] = time.time()
+                    elif f[0] == "result" and f[1] in w.running:
                         del w.running[f[1]]
                         self._events.append(("finished", f[1], f[2]))
                     elif f[0] == "fatal":

@@ -6,7 +6,8 @@ input and output in frames (a 4-byte big-endian length, then a pickle):
 - parent → worker: ``("init", payload)`` once, where ``payload`` is the cloudpickled
   ``Evaluator`` (target, space, objectives: the target and whatever data it holds are shipped
   once per worker); then ``("trial", seq, trial_json)`` per trial; ``("exit",)`` to stop.
-- worker → parent: ``("result", seq, value_json)`` per trial; ``("fatal", message)`` when the
+- worker → parent: ``("started", seq)`` when a trial begins (its walltime limit counts from
+  there, not from the worker's start-up), ``("result", seq, value_json)`` when it ends; ``("fatal", message)`` when the
   payload cannot be loaded (the run then fails with that message instead of restarting
   workers forever).
 
@@ -86,6 +87,7 @@ def main() -> int:
                 return 1
         elif frame[0] == "trial":
             _, seq, trial_json = frame
+            write_frame(out, ("started", seq))
             write_frame(out, ("result", seq, evaluator(trial_json)))
 
 

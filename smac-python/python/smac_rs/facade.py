@@ -154,6 +154,21 @@ def _trajectory(entries: list[dict[str, Any]]) -> list[TrajectoryItem]:
     return [TrajectoryItem(e["config_ids"], e["costs"], e["trial"], e["walltime"]) for e in entries]
 
 
+def _space_json(space: Any) -> str:
+    """The space as ConfigSpace 1.x JSON text."""
+    to_json = getattr(space, "to_json", None)
+    if to_json is not None:
+        import io
+
+        buffer = io.StringIO()
+        try:
+            to_json(buffer)
+            return buffer.getvalue()
+        except TypeError:
+            pass
+    return cs_json.write(space)
+
+
 def _no_target(trial_json: str) -> str:
     raise RuntimeError("this facade was built without a target function: use ask() and tell()")
 
@@ -241,7 +256,7 @@ class AbstractFacade:
             self._core = _core.Optimizer(
                 self._facade,
                 json.dumps(scenario._fields()),
-                cs_json.write(scenario.configspace),
+                _space_json(scenario.configspace),
                 json.dumps(components),
                 _Listener(self),
                 evaluator=None if backend is not None else (self._evaluator or _no_target),
