@@ -24,7 +24,8 @@ pub fn set_logging_level(level: i64) {
     };
     let handle = LEVEL.get_or_init(|| {
         let (layer, handle) = reload::Layer::new(filter);
-        let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr)
+        let fmt = tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_target(false);
         // Another subscriber may be installed already (a host process using tracing): keep it.
