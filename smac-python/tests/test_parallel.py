@@ -90,3 +90,28 @@ def test_dask_client_runs_trials_on_the_cluster_and_stays_open(space, tmp_path):
             # The client is the user's: still usable after the run.
             assert client.submit(lambda a: a + 1, 1).result() == 2
             assert Path(tmp_path / "dask" / "0" / "runhistory.json").exists()
+
+
+def test_ctrl_c_during_a_parallel_run_keeps_finished_trials(space, tmp_path):
+    import json
+    import signal
+
+    marker = tmp_path / "interrupted"
+    parent = os.getpid()
+
+    def interrupts_once(config, seed: int = 0):
+        if not marker.exists() and config["x"] > 0:
+            marker.write_text("x")
+            os.kill(parent, signal.SIGINT)  # Ctrl-C reaches the optimizer, not the workers
+        return quadratic(config)
+
+    s = Scenario(space, output_directory=tmp_path, name="int", n_trials=200, n_workers=2, deterministic=True)
+    smac = RandomFacade(s, interrupts_once, overwrite=True)
+    with pytest.raises(KeyboardInterrupt):
+        smac.optimize()
+    n = len(smac.runhistory)
+    assert 1 <= n < 200
+    assert all(v.status == StatusType.SUCCESS for v in smac.runhistory.values())
+    saved = json.loads((tmp_path / "int" / "0" / "runhistory.json").read_text())
+    assert len(saved["data"]) == n
+    smac.close()

@@ -233,24 +233,29 @@ class DaskBackend:
         self._futures: dict[Any, int] = {}
         self._workers_seen = -1
         self._closed = False
+        self._cached: dict[str, int] = {}
+        self._polled_at = -1.0
 
     def describe(self) -> str:
         return f"Dask scheduler {self._client.scheduler.address}"
 
-    def _threads(self) -> int:
-        try:
-            return sum(self._client.nthreads().values())
-        except Exception:  # noqa: BLE001 - a gone scheduler means no capacity
-            return 0
+    def _nthreads(self) -> dict[str, int]:
+        # The runner asks for the capacity on every loop turn; one scheduler round trip per
+        # 0.2 s is plenty to notice workers joining or leaving.
+        now = time.monotonic()
+        if now - self._polled_at > 0.2:
+            try:
+                self._cached = dict(self._client.nthreads())
+            except Exception:  # noqa: BLE001 - a gone scheduler means no capacity
+                self._cached = {}
+            self._polled_at = now
+        return self._cached
 
     def capacity(self) -> int:
-        return 0 if self._closed else self._threads()
+        return 0 if self._closed else sum(self._nthreads().values())
 
     def n_workers(self) -> int:
-        try:
-            return len(self._client.nthreads())
-        except Exception:  # noqa: BLE001
-            return 0
+        return len(self._nthreads())
 
     def is_alive(self) -> bool:
         return not self._closed and self._client.status == "running"
