@@ -303,3 +303,25 @@ def test_a_smac3_target_runs_unchanged_in_both(space, tmp_path):
         assert isinstance(inc, Configuration)
         assert len(facade.runhistory) == 10
         assert facade.runhistory.get_cost(inc) == train(inc)
+
+
+def test_smac3_module_names_and_explicit_components(space, tmp_path):
+    from smac_rs.initial_design import LatinHypercubeInitialDesign
+    from smac_rs.intensifier import Intensifier
+    from smac_rs.random_design import ProbabilityRandomDesign
+    from smac_rs.runhistory.dataclasses import TrialValue as TV
+
+    assert TV is TrialValue
+    s = scenario(space, tmp_path, n_trials=20)  # the design may use up to max_ratio=1/4 of them
+    smac = HyperparameterOptimizationFacade(
+        s,
+        quadratic,
+        initial_design=LatinHypercubeInitialDesign(s, n_configs=4),
+        intensifier=Intensifier(s, max_config_calls=1),
+        random_design=ProbabilityRandomDesign(probability=0.5),
+        overwrite=True,
+    )
+    smac.optimize()
+    origins = json.loads((tmp_path / "run" / "0" / "runhistory.json").read_text())["config_origins"]
+    assert sum("Latin Hypercube" in o for o in origins.values()) == 4
+    assert any("Random" in o for o in origins.values())

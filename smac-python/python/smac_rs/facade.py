@@ -511,10 +511,13 @@ class MultiFidelityFacade(HyperparameterOptimizationFacade):
         *,
         eta: int = 3,
         n_seeds: int = 1,
+        instance_seed_order: str | None = "shuffle_once",
         max_incumbents: int = 10,
         incumbent_selection: str = "highest_observed_budget",
     ) -> Hyperband:
         """Hyperband."""
+        if instance_seed_order != "shuffle_once":
+            raise NotImplementedError("instance_seed_order: smac-rs shuffles the instance-seed pairs once")
         return Hyperband(scenario, eta=eta, n_seeds=n_seeds, max_incumbents=max_incumbents, incumbent_selection=incumbent_selection)
 
 
