@@ -247,7 +247,11 @@ class AbstractFacade:
 
             from smac_rs._backends import DaskBackend, ProcessBackend
 
-            payload = cloudpickle.dumps(self._evaluator)
+            try:
+                payload = cloudpickle.dumps(self._evaluator)
+            except Exception as e:
+                where = "on Dask workers" if dask_client is not None else f"in {scenario.n_workers} worker processes"
+                raise TypeError(f"the target function cannot be pickled (cloudpickle) to run {where}: {e}") from e
             if dask_client is not None:
                 backend = DaskBackend(dask_client, payload)
             else:
