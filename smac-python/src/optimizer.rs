@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use smac_core::{ConfigSpace, Configuration, Runner, SmacError, Smbo, SmboBuilder, TrialInfo};
 use smac_runner::{DaskStyleParallelRunner, ParallelOptions};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
 type Loop = Smbo<Box<dyn Runner + Send>>;
@@ -51,10 +51,14 @@ pub struct Optimizer {
 
 impl Optimizer {
     fn lock(&self) -> PyResult<MutexGuard<'_, Loop>> {
-        self.inner.try_lock().map_err(|_| {
-            PyRuntimeError::new_err(
+        self.inner.try_lock().map_err(|e| match e {
+            TryLockError::WouldBlock => PyRuntimeError::new_err(
                 "the optimizer is busy (optimize/ask/tell cannot be called from inside a callback or target)",
-            )
+            ),
+            TryLockError::Poisoned(_) => PyRuntimeError::new_err(
+                "the optimizer stopped at an internal error and cannot go on; build a new facade to \
+                 continue the run from its run directory",
+            ),
         })
     }
 

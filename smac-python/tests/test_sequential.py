@@ -325,3 +325,17 @@ def test_smac3_module_names_and_explicit_components(space, tmp_path):
     origins = json.loads((tmp_path / "run" / "0" / "runhistory.json").read_text())["config_origins"]
     assert sum("Latin Hypercube" in o for o in origins.values()) == 4
     assert any("Random" in o for o in origins.values())
+
+
+def test_calling_the_optimizer_from_inside_the_target_is_refused(space, tmp_path):
+    holder = {}
+
+    def reentrant(config, seed=0):
+        holder["smac"].ask()
+        return 0.0
+
+    holder["smac"] = smac = RandomFacade(scenario(space, tmp_path, n_trials=2), reentrant, overwrite=True)
+    smac.optimize()
+    values = list(smac.runhistory.values())
+    assert len(values) == 2 and all(v.status == StatusType.CRASHED for v in values)
+    assert "optimizer is busy" in values[0].additional_info["error"]
