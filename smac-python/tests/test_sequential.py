@@ -339,3 +339,15 @@ def test_calling_the_optimizer_from_inside_the_target_is_refused(space, tmp_path
     values = list(smac.runhistory.values())
     assert len(values) == 2 and all(v.status == StatusType.CRASHED for v in values)
     assert "optimizer is busy" in values[0].additional_info["error"]
+
+
+def test_a_hyperparameter_type_smac_rs_does_not_know_is_a_value_error(space, tmp_path):
+    # ConfigSpace may grow types smac-core cannot read: simulate one in the JSON handed over.
+    from smac_rs import _core
+    from smac_rs.facade import _space_json
+
+    doc = json.loads(_space_json(space))
+    doc["hyperparameters"][0]["type"] = "fancy_float"
+    s = scenario(space, tmp_path)
+    with pytest.raises(ValueError, match="fancy_float"):
+        _core.Optimizer("hpo", json.dumps(s._fields()), json.dumps(doc), "{}", object(), evaluator=quadratic)
