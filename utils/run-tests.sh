@@ -48,3 +48,17 @@ export SMAC_DEEPCAVE_PYTHON="$PWD/.venv-deepcave/bin/python"
 "$SMAC_DEEPCAVE_PYTHON" -c "$versions" deepcave ConfigSpace
 echo "== cargo test --workspace"
 cargo test --workspace "$@"
+# The smac_rs Python package (smac-python/): built with maturin into .venv-python and tested with
+# pytest (worker processes, a Dask LocalCluster, SMAC3 2.4.1 for the same-target test, the
+# examples). Rebuilt every time (cargo makes it incremental); the dev profile reuses the
+# artifacts cargo test just built.
+echo "== smac-python: pytest"
+if ! .venv-python/bin/python -c 'import maturin, pytest, sklearn, distributed, cloudpickle, smac, importlib.metadata as m; assert m.version("smac") == "2.4.1"' 2>/dev/null; then
+  rm -rf .venv-python
+  python3 -m venv .venv-python
+  .venv-python/bin/pip install -q --disable-pip-version-check "maturin>=1.5,<2" pytest scikit-learn "distributed>=2024" cloudpickle "smac==2.4.1" "ConfigSpace==1.2.2"
+fi
+echo '*' > .venv-python/.gitignore
+PATH="$PWD/.venv-python/bin:$PATH" MATURIN_PEP517_ARGS="--profile dev" \
+  .venv-python/bin/pip install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps ./smac-python
+SMAC_BIN="$PWD/target/debug/smac" .venv-python/bin/python -m pytest -q -p no:cacheprovider smac-python/tests

@@ -1,6 +1,7 @@
 //! Callbacks: hooks into the optimization loop (logging, progress bars, custom stopping).
 
 use crate::configspace::Configuration;
+use crate::run_directory::TrajectoryEntry;
 use crate::runhistory::RunHistory;
 use crate::scenario::Scenario;
 use crate::trial::{TrialInfo, TrialValue};
@@ -17,14 +18,20 @@ pub struct RunState<'a> {
     pub elapsed: f64,
     /// Workers connected to the runner right now (1 for in-process runs).
     pub n_workers: usize,
+    /// The incumbent changes so far (SMAC3's `intensifier.trajectory`).
+    pub trajectory: &'a [TrajectoryEntry],
 }
 
 /// Hooks called by the SMBO loop; every method has a no-op default.
 pub trait Callback: Send {
     /// Before the first trial.
     fn on_start(&mut self, _state: &RunState<'_>) {}
+    /// Before the intensifier is asked for a trial (SMAC3's `on_ask_start`).
+    fn on_ask_start(&mut self, _state: &RunState<'_>) {}
     /// After a trial was asked for.
     fn on_ask(&mut self, _state: &RunState<'_>, _trial: &TrialInfo) {}
+    /// Before a result is recorded (SMAC3's `on_tell_start`).
+    fn on_tell_start(&mut self, _state: &RunState<'_>, _trial: &TrialInfo, _value: &TrialValue) {}
     /// After a result was recorded; return `false` to stop the optimization.
     fn on_tell(&mut self, _state: &RunState<'_>, _trial: &TrialInfo, _value: &TrialValue) -> bool {
         true

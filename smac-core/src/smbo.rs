@@ -161,6 +161,7 @@ impl<R: Runner> Smbo<R> {
     /// Asks for the next trial and marks it running.
     pub fn ask(&mut self) -> Result<TrialInfo, SmacError> {
         self.ensure_started();
+        self.with_callbacks(|cb, state| cb.on_ask_start(state));
         let trial = match self.intensifier.next_trial(&self.runhistory, &mut self.selector, &mut self.rng)? {
             NextTrial::Run(t) => t,
             NextTrial::Wait => return Err(SmacError::WaitForResults(self.runhistory.n_running())),
@@ -188,6 +189,7 @@ impl<R: Runner> Smbo<R> {
             )));
         }
         let value = self.sanitize(value);
+        self.with_callbacks(|cb, state| cb.on_tell_start(state, &trial, &value));
         let incumbents_before: Vec<Configuration> = self.intensifier.incumbents().to_vec();
         self.target_walltime += value.time;
         self.target_cputime += value.cpu_time;
@@ -427,6 +429,7 @@ impl<R: Runner> Smbo<R> {
             incumbents: self.intensifier.incumbents(),
             elapsed: self.elapsed(),
             n_workers: self.runner.n_workers(),
+            trajectory: &self.trajectory,
         };
         for cb in &mut callbacks {
             f(cb, &state);
