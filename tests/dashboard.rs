@@ -410,3 +410,46 @@ async fn dashboard_in_headless_chromium() {
     screenshot(&c, "budgets", "#budget-table tbody tr").await;
     c.close().await.unwrap();
 }
+
+/// Status line and body of a plain HTTP/1.0 GET on loopback.
+fn get(port: u16, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    (head.lines().next().unwrap_or("").to_string(), body.to_string())
+}
+
+#[test]
+fn a_dashboard_bound_beyond_loopback_requires_its_token() {
+    let mut child = Command::new(SMAC)
+        .args(["dashboard", "--host", "0.0.0.0"])
+        .arg(Path::new(FIXTURES).join("smac3_run"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _server = Proc(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let url = url_in(&rx, " at ");
+    let (addr, token) = url.split_once("/?token=").expect("a token in the printed URL");
+    assert_eq!(token.len(), 32, "{url}");
+    let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+    let (status, _) = get(port, "/api/runs");
+    assert!(status.contains(" 401 "), "{status}");
+    let (status, _) = get(port, "/api/runs?token=wrong");
+    assert!(status.contains(" 401 "), "{status}");
+    let (status, body) = get(port, &format!("/api/runs?token={token}"));
+    assert!(status.contains(" 200 ") && body.contains("branin_smac3"), "{status}");
+    // The plotting library is not run data and loads without the token.
+    let (status, body) = get(port, "/assets/uPlot.iife.min.js");
+    assert!(status.contains(" 200 ") && body.contains("uPlot"), "{status}");
+}

@@ -84,7 +84,7 @@
         <td><span class="finished">${o.finished_trials}</span> / ${o.n_trials}</td><td class="running">${o.running}</td>
         <td>${esc(counts)}</td><td>${o.incumbents.join(", ") || "–"}</td>
         <td>${o.incumbent_costs.map(fmtCost).join(", ") || "–"}</td>
-        <td>${fmtSecs(o.elapsed)}</td><td>${o.remaining === null ? "–" : "≈ " + fmtSecs(o.remaining)}</td><td>${state}</td></tr>${err}`;
+        <td>${fmtSecs(o.elapsed)}</td><td>${o.ended ? "done" : o.remaining === null ? "–" : "≈ " + fmtSecs(o.remaining)}</td><td>${state}</td></tr>${err}`;
     }).join("") || `<tr><td colspan="10">no run directory found yet</td></tr>`;
   }
 
@@ -178,7 +178,8 @@
       const el = $(`#scatter-${i}`);
       const cat = panel.scale === "categorical";
       SmacCharts.points(el, { x: panel.x.map((v) => (panel.scale === "log" ? 10 ** v : v)), width: 420, height: 240,
-        series: [{ label: `${panel.name}${panel.inactive ? ` (${panel.inactive} inactive, not shown)` : ""}`, values: panel.y, size: 4 }],
+        title: `${panel.name}${panel.inactive ? ` (inactive in ${panel.inactive} trials, not shown)` : ""}`, legend: false,
+        series: [{ label: panel.name, values: panel.y, size: 4 }],
         xLabel: panel.name, yLabel: p.objective, labels: cat ? panel.labels : null, logX: panel.scale === "log",
         range: cat ? [-0.5, panel.labels.length - 0.5] : null });
     });

@@ -54,8 +54,7 @@ const SmacCharts = (() => {
     const series = [{ label: spec.xLabel }];
     const data = [spec.x];
     spec.series.forEach((s, i) => {
-      series.push({ label: s.label, stroke: s.color || PALETTE[i % PALETTE.length],
-        fill: s.color || PALETTE[i % PALETTE.length], width: s.line ? 2 : 0,
+      series.push({ label: s.label, stroke: s.color || PALETTE[i % PALETTE.length], width: s.line ? 2 : 0,
         paths: s.line ? undefined : () => null, spanGaps: !!s.line,
         points: { show: true, size: s.size || 5, fill: s.color || PALETTE[i % PALETTE.length] } });
       data.push(s.values);
@@ -65,7 +64,7 @@ const SmacCharts = (() => {
     if (spec.range) xScale.range = () => spec.range;
     if (spec.logX) xScale.distr = 3;
     return mount(el, {
-      width: spec.width || width(el), height: spec.height || 260, series,
+      title: spec.title, width: spec.width || width(el), height: spec.height || 260, series,
       scales: { x: xScale, y: { distr: spec.logY ? 3 : 1 } },
       axes: [xAxis, { label: spec.yLabel, size: 70 }],
       cursor: { points: { show: false } },
@@ -140,7 +139,7 @@ const SmacCharts = (() => {
     xs.forEach((x, j) => {
       ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, H - bottom); ctx.stroke();
       ctx.fillText(names[j], x, 14);
-      ctx.fillStyle = "#777"; ctx.fillText("inactive", x, inactiveY + 14); ctx.fillStyle = "#222";
+      if (j < k - 1) { ctx.fillStyle = "#777"; ctx.fillText("inactive", x, inactiveY + 14); ctx.fillStyle = "#222"; }
       const a = axes[j];
       let lo, hi;
       if (a) {
