@@ -392,6 +392,15 @@ async fn dashboard_in_headless_chromium() {
     .await;
 
     view(&c, "convergence").await;
+    wait_for("one run's convergence", 15, || async {
+        text(&c, "#conv-info").await.filter(|t| t == "1 run(s)")
+    })
+    .await;
+    c.find(Locator::Css("#conv-all")).await.unwrap().click().await.unwrap();
+    wait_for("all runs' convergence", 15, || async {
+        text(&c, "#conv-info").await.filter(|t| t == "5 run(s)")
+    })
+    .await;
     screenshot(&c, "convergence", "#conv-trials canvas").await;
     pick_run(&c, "live/1").await;
     view(&c, "parameters").await;

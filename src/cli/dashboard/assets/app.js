@@ -90,7 +90,11 @@
 
   // ---- convergence ---------------------------------------------------------------------------
   async function renderConvergence() {
-    const c = await api("api/convergence");
+    const run = current();
+    if (!run) return;
+    const ids = loadedRuns().filter((r) => $("#conv-all").checked || r.overview.name === run.overview.name).map((r) => r.id);
+    const c = await api("api/convergence", { runs: ids.join(",") });
+    $("#conv-info").textContent = `${c.labels.length} run(s)`;
     const logY = $("#conv-log").checked;
     const draw = (el, part, xLabel) => {
       const series = c.labels.map((l, i) => ({ label: l, values: part.runs[i] }));
@@ -268,6 +272,7 @@
     if (tr) showTrial(+tr.dataset.trial).catch((err) => { $("#trial-detail").textContent = err.message; });
   });
   $("#conv-log").addEventListener("change", () => refresh());
+  $("#conv-all").addEventListener("change", () => refresh());
   window.addEventListener("resize", () => refresh());
   show();
   connect();
