@@ -147,8 +147,11 @@ pub fn run(args: &DashboardArgs) -> Result<(), CliError> {
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    rt.block_on(serve(listener, watcher, token, Duration::from_millis(args.poll_ms.max(50)), stop))
-        .map_err(|e| CliError::Usage(format!("the dashboard server failed: {e}")))
+    let result =
+        rt.block_on(serve(listener, watcher, token, Duration::from_millis(args.poll_ms.max(50)), stop));
+    // A reload in progress is not waited for longer than this.
+    rt.shutdown_timeout(Duration::from_secs(2));
+    result.map_err(|e| CliError::Usage(format!("the dashboard server failed: {e}")))
 }
 
 /// Starts a dashboard of `run_dir` in a background thread (`--dashboard [HOST:PORT]`); it stops
