@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace. Sets up first what the tests drive, on a fresh machine too:
 # Python venvs with Dask, SMAC3 + ConfigSpace and DeepCAVE (created once, reused while their
-# imports work). Extra arguments go to `cargo test` (e.g. `utils/run-tests.sh -p smac-core`).
+# imports work), and Chromium for the dashboard test. Extra arguments go to `cargo test`
+# (e.g. `utils/run-tests.sh -p smac-core`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== Python venv with distributed for the Dask tests (smac-runner/tests/dask_attach.rs)"
@@ -46,6 +47,13 @@ fi
 echo '*' > .venv-deepcave/.gitignore
 export SMAC_DEEPCAVE_PYTHON="$PWD/.venv-deepcave/bin/python"
 "$SMAC_DEEPCAVE_PYTHON" -c "$versions" deepcave ConfigSpace
+echo "== Chromium and chromedriver for tests/dashboard.rs (Debian's chromium and chromium-driver)"
+# The test fails, rather than skips, under CI=true. Installed once; we run as root.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+export SMAC_CHROMIUM="$(command -v chromium)" SMAC_CHROMEDRIVER="$(command -v chromedriver)"
+"$SMAC_CHROMIUM" --version 2>/dev/null || true
 echo "== cargo test --workspace"
 cargo test --workspace "$@"
 # The smac_rs Python package (smac-python/): built with maturin into .venv-python and tested with

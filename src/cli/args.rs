@@ -31,6 +31,8 @@ pub enum Command {
     Scheduler(SchedulerArgs),
     /// Join a scheduler as a worker that runs command targets.
     Worker(WorkerArgs),
+    /// Serve a live web page of run directories (ours and SMAC3's).
+    Dashboard(super::dashboard::DashboardArgs),
 }
 
 /// The optimizer presets (SMAC3's facades).
@@ -156,6 +158,9 @@ pub struct OptimizeArgs {
     /// Print one JSON line per finished trial on stdout (and a final summary line).
     #[arg(long)]
     pub json: bool,
+    /// Serve a live dashboard of this run while it goes on (default 127.0.0.1 on a free port).
+    #[arg(long, num_args = 0..=1, default_missing_value = "127.0.0.1:0", value_name = "HOST:PORT")]
+    pub dashboard: Option<String>,
     /// The target command and its fixed arguments (after `--`), e.g. `-- python3 train.py`.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,

@@ -4,13 +4,15 @@
 //! - `smac optimize --scenario scenario.toml` — run or resume an optimization ([`optimize`]);
 //! - `smac show RUN_DIR` — incumbent, best configurations, trial status counts ([`show`]);
 //! - `smac plot RUN_DIR -o convergence.svg` — convergence or scatter plots ([`plot`]);
-//! - `smac scheduler` / `smac worker` — a cluster that runs trials anywhere ([`cluster`]).
+//! - `smac scheduler` / `smac worker` — a cluster that runs trials anywhere ([`cluster`]);
+//! - `smac dashboard RUN_DIR...` — a live web page of runs ([`dashboard`]).
 //!
 //! The user guide is `docs/cli.md`.
 
 pub mod args;
 pub mod cluster;
 pub mod condition;
+pub mod dashboard;
 pub mod error;
 #[cfg(test)]
 mod fuzz_tests;
@@ -43,6 +45,7 @@ pub fn main() -> ExitCode {
         Command::Plot(a) => plot::run(a).map(|_| ExitCode::SUCCESS),
         Command::Scheduler(a) => cluster::scheduler(a).map(|_| ExitCode::SUCCESS),
         Command::Worker(a) => cluster::worker(a),
+        Command::Dashboard(a) => dashboard::run(a).map(|_| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -50,6 +50,15 @@ pub fn run(args: &OptimizeArgs, quiet: bool) -> Result<ExitCode, CliError> {
     };
     let mut smac = builder.build()?;
     let dir = smac.run_directory().map(|d| d.path().display().to_string()).unwrap_or_default();
+    // Serves until the run ends (dropped with this function's locals).
+    let _dashboard = match (&args.dashboard, smac.run_directory()) {
+        (Some(addr), Some(d)) => {
+            let dash = super::dashboard::spawn(d.path().to_path_buf(), addr)?;
+            eprintln!("smac: dashboard at {}", dash.url);
+            Some(dash)
+        }
+        _ => None,
+    };
     let (done, total) = (smac.runhistory().len(), spec.scenario.n_trials);
     info!(run_directory = %dir, done, total, facade = %spec.facade, command = ?spec.command, %placement, workers, "optimize");
     if mode == Mode::Human {

@@ -28,6 +28,8 @@ pub struct Run {
     pub used_walltime: Option<f64>,
     /// `optimization.json`: whether the loop ended.
     pub finished: Option<bool>,
+    /// `scenario.json`'s `_meta.facade.name` (SMAC3's facade class), if written.
+    pub facade: Option<String>,
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value, CliError> {
@@ -49,6 +51,9 @@ impl Run {
         let sc_path = dir.join("scenario.json");
         let sc_text = std::fs::read_to_string(&sc_path).map_err(|e| CliError::io(&sc_path, e))?;
         let scenario = Scenario::from_json(&sc_text, space.clone(), &sc_path)?;
+        let facade = parse_lenient(&sc_text)
+            .ok()
+            .and_then(|v| v.pointer("/_meta/facade/name").and_then(|n| n.as_str()).map(str::to_string));
         let rh_path = dir.join("runhistory.json");
         let rh_text = std::fs::read_to_string(&rh_path).map_err(|e| CliError::io(&rh_path, e))?;
         let runhistory = RunHistory::from_json(&rh_text, &space, scenario.n_objectives(), &rh_path)?;
@@ -80,6 +85,7 @@ impl Run {
             trajectory,
             used_walltime,
             finished,
+            facade,
         })
     }
 

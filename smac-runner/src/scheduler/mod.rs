@@ -279,7 +279,10 @@ impl Scheduler {
         w.last_seen = Instant::now();
         match msg {
             ToScheduler::Heartbeat | ToScheduler::Hello { .. } => {}
-            ToScheduler::Result { key, value } => {
+            ToScheduler::Result { key, mut value } => {
+                // Which worker ran the trial, for `smac dashboard`'s Gantt chart (SMAC3 and
+                // DeepCAVE keep `additional_info` as an opaque dict). A target's own key wins.
+                value.additional_info.entry("worker").or_insert_with(|| w.name.clone().into());
                 if w.busy == Some(key) {
                     w.busy = None;
                     // Most recently freed first: its process is warm (caches, CPU frequency)
