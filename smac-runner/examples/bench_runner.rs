@@ -363,6 +363,44 @@ fn dask_efficiency(
     Ok((ideal / run, ideal / total))
 }
 
+/// 256 in-process worker threads, 2,000 trials of 50 ms: the busy time of all workers from the
+/// first to the last submission, over their capacity in that window (how well the submit /
+/// collect loop keeps many workers fed).
+fn busy_fraction_256_threads(
+    configs: &[smac_core::Configuration],
+) -> Result<f64, Box<dyn std::error::Error>> {
+    const WORKERS: usize = 256;
+    const TRIALS: usize = 2000;
+    let sleepy = |t: &TrialInfo| {
+        std::thread::sleep(Duration::from_millis(50));
+        Ok::<_, String>(t.config.get_f64("x").unwrap_or(0.0))
+    };
+    let mut r = DaskStyleParallelRunner::threads(sleepy, WORKERS, ParallelOptions::default())?;
+    let (mut submitted, mut done) = (0usize, Vec::new());
+    let start = smac_core::trial::unix_now();
+    let mut last_submit = start;
+    while done.len() < TRIALS {
+        while submitted < TRIALS && r.count_available_workers() > 0 {
+            r.submit_trial(TrialInfo::new(
+                configs[submitted % configs.len()].clone(),
+                Some(submitted as u64),
+            ))?;
+            submitted += 1;
+            last_submit = smac_core::trial::unix_now();
+        }
+        r.wait(Some(Duration::from_secs(5)))?;
+        done.extend(r.iter_results());
+    }
+    let window = last_submit - start;
+    let busy: f64 = done
+        .iter()
+        .map(|(_, v): &(TrialInfo, smac_core::TrialValue)| {
+            (v.endtime.min(last_submit) - v.starttime.max(start)).max(0.0)
+        })
+        .sum();
+    Ok(busy / (WORKERS as f64 * window))
+}
+
 const ROUNDTRIPS: usize = 2_000;
 const THROUGHPUT_TRIALS: usize = 20_000;
 
@@ -424,6 +462,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(cluster);
     let efficiency_4w = efficiency(&cs, 4, 40)?;
     let efficiency_16w = efficiency(&cs, 16, 160)?;
+    let busy_256_threads = busy_fraction_256_threads(&configs)?;
     let dask = match dask_python() {
         Some(python) => dask_figures(&python, &cs, &configs)?,
         None => serde_json::Map::new(),
@@ -434,6 +473,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "throughput_per_s": throughput_per_s.round(),
             "efficiency_4w": (efficiency_4w * 1000.0).round() / 1000.0,
             "efficiency_16w": (efficiency_16w * 1000.0).round() / 1000.0,
+            "busy_256_threads": (busy_256_threads * 1000.0).round() / 1000.0,
             "workers": 2,
             "roundtrip_trials": ROUNDTRIPS,
             "throughput_trials": THROUGHPUT_TRIALS,

