@@ -112,12 +112,17 @@ fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
-/// `smac scheduler` writing `file` in `dir`.
+/// `smac scheduler` writing `file` in `dir`; waits for the file it writes (a new one when a
+/// stale file of a killed scheduler is there). Logs to `scheduler.log`, then `scheduler-2.log`.
 fn our_scheduler(dir: &Path, file: &str) -> Proc {
+    let before = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+    let log = if dir.join("scheduler.log").exists() { "scheduler-2.log" } else { "scheduler.log" };
     let mut cmd = smac(dir, &["scheduler", "--scheduler-file", file]);
     cmd.env("RUST_LOG", "info");
-    let p = Proc::spawn(cmd, &dir.join("scheduler.log"));
-    assert!(eventually(Duration::from_secs(20), || dir.join(file).exists()), "no scheduler file");
+    let p = Proc::spawn(cmd, &dir.join(log));
+    let written =
+        || std::fs::read_to_string(dir.join(file)).is_ok_and(|now| !now.is_empty() && now != before);
+    assert!(eventually(Duration::from_secs(20), written), "no new scheduler file");
     p
 }
 
@@ -480,7 +485,7 @@ fn a_scheduler_killed_mid_run_loses_no_trial_and_the_resumed_run_reruns_those_in
 
     // A new scheduler on the same file; the workers rejoin through it; the run continues.
     std::fs::write(d.join("gate"), "").unwrap();
-    let _scheduler = our_scheduler_replacing(d, "sched.json");
+    let _scheduler = our_scheduler(d, "sched.json");
     let out = run_ok(
         d,
         &["optimize", "--scenario", "scenario.toml", "--scheduler-file", "sched.json", "--patience", "30"],
@@ -492,16 +497,4 @@ fn a_scheduler_killed_mid_run_loses_no_trial_and_the_resumed_run_reruns_those_in
     let statuses: Vec<i64> =
         rh["data"].as_array().unwrap().iter().map(|r| r["status"].as_i64().unwrap()).collect();
     assert!(statuses.iter().all(|&s| s == 1), "every trial SUCCESS: {statuses:?}");
-}
-
-/// `smac scheduler` writing `file` in `dir` over a stale file left by a killed scheduler.
-fn our_scheduler_replacing(dir: &Path, file: &str) -> Proc {
-    let before = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
-    let mut cmd = smac(dir, &["scheduler", "--scheduler-file", file]);
-    cmd.env("RUST_LOG", "info");
-    let p = Proc::spawn(cmd, &dir.join("scheduler-2.log"));
-    let changed =
-        || std::fs::read_to_string(dir.join(file)).is_ok_and(|now| !now.is_empty() && now != before);
-    assert!(eventually(Duration::from_secs(20), changed), "no new scheduler file");
-    p
 }

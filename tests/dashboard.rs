@@ -166,10 +166,14 @@ async fn screenshot(c: &Client, name: &str, ready_css: &str) {
 
 /// Streams a child's stderr lines through a channel.
 fn stderr_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    lines(child.stderr.take().unwrap())
+}
+
+/// Streams the lines of a pipe through a channel.
+fn lines(pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
-    let err = child.stderr.take().unwrap();
     std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
             if tx.send(line).is_err() {
                 return;
             }
@@ -364,14 +368,8 @@ async fn dashboard_in_headless_chromium() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let rx = lines(child.stdout.take().unwrap());
     let _server = Proc(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
     let url = url_in(&rx, " at ");
     c.goto(&url).await.unwrap();
     wait_for("SMAC3's runs on the page", 30, || async {
@@ -441,14 +439,8 @@ fn a_dashboard_bound_beyond_loopback_requires_its_token() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let rx = lines(child.stdout.take().unwrap());
     let _server = Proc(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
     let url = url_in(&rx, " at ");
     let (addr, token) = url.split_once("/?token=").expect("a token in the printed URL");
     assert_eq!(token.len(), 32, "{url}");

@@ -150,23 +150,25 @@ async fn handshake(
     shared: &Shared,
 ) -> Result<(TcpStream, FrameDecoder, Duration, Duration), ConnectError> {
     let deadline = Instant::now() + timeout;
-    let stream = loop {
-        if let Some(certificate) = tls {
+    let stream = match tls {
+        Some(certificate) => {
             // Blocking here is fine: this runtime serves this connection only, and is idle.
             let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
             let tunnel = crate::protocol::tls::connect_tunnel(address, certificate, left)
                 .map_err(|source| ConnectError::Unreachable { address: address.into(), source })?;
             tunnel.set_nonblocking(true)?;
-            break TcpStream::from_std(tunnel)?;
+            TcpStream::from_std(tunnel)?
         }
-        match TcpStream::connect(address).await {
-            Ok(s) => break s,
-            Err(e) if Instant::now() + Duration::from_millis(100) < deadline => {
-                tracing::debug!("connecting to the scheduler at {address}: {e}; retrying");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+        None => loop {
+            match TcpStream::connect(address).await {
+                Ok(s) => break s,
+                Err(e) if Instant::now() + Duration::from_millis(100) < deadline => {
+                    tracing::debug!("connecting to the scheduler at {address}: {e}; retrying");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(source) => return Err(ConnectError::Unreachable { address: address.into(), source }),
             }
-            Err(source) => return Err(ConnectError::Unreachable { address: address.into(), source }),
-        }
+        },
     };
     let _ = stream.set_nodelay(true);
     let refused = |reason: String| ConnectError::Refused { address: address.into(), reason };

@@ -165,23 +165,12 @@ pub fn authenticate_blocking(
         if let Some(payload) = dec.next_frame()? {
             break verify_challenge(payload, token, peer, &nonce)?;
         }
-        let want = dec.wanted().clamp(1, 1 << 10);
-        let spare = dec.spare(want);
-        match stream.read(spare) {
-            Ok(0) => {
-                dec.commit(want, 0);
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "the scheduler closed the connection during the handshake",
-                )
-                .into());
-            }
-            Ok(n) => dec.commit(want, n),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => dec.commit(want, 0),
-            Err(e) => {
-                dec.commit(want, 0);
-                return Err(e.into());
-            }
+        if dec.read_from(stream, dec.wanted().clamp(1, 1 << 10))? == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the scheduler closed the connection during the handshake",
+            )
+            .into());
         }
     };
     stream.write_all(&proof_frame(token, peer, &nonce, &scheduler_nonce))?;

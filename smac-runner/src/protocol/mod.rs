@@ -262,6 +262,20 @@ impl FrameDecoder {
         (4 + len.min(self.max_frame)).saturating_sub(avail.len())
     }
 
+    /// Reads at most `want` more bytes from a blocking `stream` into the buffer (retrying an
+    /// interrupted read); the number read, 0 at the end of the stream.
+    pub fn read_from(&mut self, stream: &mut impl std::io::Read, want: usize) -> std::io::Result<usize> {
+        loop {
+            let spare = self.spare(want);
+            let read = stream.read(spare);
+            self.commit(want, *read.as_ref().unwrap_or(&0));
+            match read {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
+
     /// Bytes buffered but not yet returned as frames.
     pub fn buffered(&self) -> usize {
         self.buf.len() - self.start

@@ -50,7 +50,7 @@ use smac_core::{evaluate_trial, ConfigSpace, StatusType, TargetFunction, TrialVa
 use std::any::TypeId;
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -428,19 +428,7 @@ impl Connection {
                 return Ok(decode_message(payload)?);
             }
             let want = self.dec.wanted().clamp(16 << 10, 1 << 20);
-            let spare = self.dec.spare(want);
-            let n = match self.stream.read(spare) {
-                Ok(n) => n,
-                Err(e) => {
-                    self.dec.commit(want, 0);
-                    if e.kind() == ErrorKind::Interrupted {
-                        continue;
-                    }
-                    return Err(e.into());
-                }
-            };
-            self.dec.commit(want, n);
-            if n == 0 {
+            if self.dec.read_from(&mut self.stream, want)? == 0 {
                 return Err(
                     std::io::Error::new(ErrorKind::UnexpectedEof, "scheduler closed the connection").into()
                 );
