@@ -54,8 +54,14 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
 fi
 export SMAC_CHROMIUM="$(command -v chromium)" SMAC_CHROMEDRIVER="$(command -v chromedriver)"
 "$SMAC_CHROMIUM" --version 2>/dev/null || true
+# Disk use is printed around the builds: CI's disk is small, and a full one must be diagnosable.
+disk() { echo "-- disk: $(df -h --output=avail . | tail -1 | tr -d ' ') free, target/ $(du -sh target 2>/dev/null | cut -f1)"; }
+# Incremental caches only help edit-compile loops; in CI they are gigabytes of dead weight.
+if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi
 echo "== cargo test --workspace"
+disk
 cargo test --workspace "$@"
+disk
 # The smac_rs Python package (smac-python/): built with maturin into .venv-python and tested with
 # pytest (worker processes, a Dask LocalCluster, SMAC3 2.4.1 for the same-target test, the
 # examples). Rebuilt every time (cargo makes it incremental); the dev profile reuses the
@@ -69,4 +75,5 @@ fi
 echo '*' > .venv-python/.gitignore
 PATH="$PWD/.venv-python/bin:$PATH" MATURIN_PEP517_ARGS="--profile dev" \
   .venv-python/bin/pip install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps ./smac-python
+disk
 SMAC_BIN="$PWD/target/debug/smac" .venv-python/bin/python -m pytest -q -p no:cacheprovider smac-python/tests
