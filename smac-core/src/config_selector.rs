@@ -29,6 +29,9 @@ pub trait ConfigGenerator: Send {
         incumbents: &[Configuration],
         rng: &mut ChaCha8Rng,
     ) -> Result<Vec<Configuration>, SmacError>;
+
+    /// How proposals account for running trials; generators without a model ignore it.
+    fn set_pending_strategy(&mut self, _strategy: crate::pending::PendingStrategy) {}
 }
 
 /// Chooses the next new configuration: initial design, then generated challengers interleaved

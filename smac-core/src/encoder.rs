@@ -62,6 +62,11 @@ impl RunHistoryEncoder {
         self.n_params + self.features.as_ref().and_then(|f| f.values().next()).map_or(0, Vec::len)
     }
 
+    /// Instance name → feature vector, when the scenario has features.
+    pub fn features(&self) -> Option<&std::collections::BTreeMap<String, Vec<f64>>> {
+        self.features.as_ref()
+    }
+
     /// The instance feature vectors (empty without features).
     pub fn feature_vectors(&self) -> Vec<Vec<f64>> {
         self.features.as_ref().map(|f| f.values().cloned().collect()).unwrap_or_default()

@@ -43,5 +43,7 @@ pub mod encoder;
 pub mod json_compat;
 pub mod model_based;
 pub mod multi_objective;
+pub mod pending;
 pub mod smac3_meta;
 pub use model_based::ModelBasedGenerator;
+pub use pending::Fantasy;

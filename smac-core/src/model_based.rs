@@ -6,12 +6,17 @@
 //! The model is refitted only when new results have arrived since the last fit. With instance
 //! features, predictions for a configuration are marginalized over the instances (mean of the
 //! per-instance means, mean of the variances), as SMAC3's `predict_marginalized` does.
+//!
+//! Trials still running when the model is fitted enter it as fantasies ([`crate::pending`]), so
+//! proposals made while workers are busy account for them; the fit is reused while neither the
+//! results nor the running set have changed, so one fit serves a whole batch of proposals.
 
 use crate::acquisition::{AcquisitionContext, AcquisitionFunction, LocalAndSortedRandomSearch};
 use crate::config_selector::ConfigGenerator;
 use crate::configspace::{ConfigSpace, Configuration};
 use crate::encoder::RunHistoryEncoder;
 use crate::error::SmacError;
+use crate::pending::{self, PendingStrategy, VarianceCollapse};
 use crate::runhistory::RunHistory;
 use ndarray::{Array1, Array2};
 use rand_chacha::ChaCha8Rng;
@@ -33,7 +38,10 @@ pub struct ModelBasedGenerator {
     maximizer: LocalAndSortedRandomSearch,
     encoder: RunHistoryEncoder,
     features: Vec<Vec<f64>>,
-    fitted_on: Option<usize>,
+    /// Results and running set of the last fit: `(finished trials, running-set fingerprint)`.
+    fitted_on: Option<(usize, Vec<pending::RunningKey>)>,
+    pending: PendingStrategy,
+    n_fantasies: usize,
     n_rows: usize,
     n_return: usize,
     min_trials: usize,
@@ -58,6 +66,8 @@ impl ModelBasedGenerator {
             encoder,
             features,
             fitted_on: None,
+            pending: PendingStrategy::CollapseVariance,
+            n_fantasies: 0,
             n_rows: 0,
             n_return: 100,
             min_trials: 1,
@@ -70,6 +80,17 @@ impl ModelBasedGenerator {
     pub fn min_trials(mut self, n: usize) -> Self {
         self.min_trials = n.max(1);
         self
+    }
+
+    /// How proposals account for running trials (default: [`PendingStrategy::CollapseVariance`]).
+    pub fn pending(mut self, strategy: PendingStrategy) -> Self {
+        self.pending = strategy;
+        self
+    }
+
+    /// Fantasy rows in the last fit (running trials the proposals accounted for).
+    pub fn n_fantasies(&self) -> usize {
+        self.n_fantasies
     }
 
     /// Sets how many sorted challengers one maximization returns.
@@ -90,14 +111,20 @@ impl ModelBasedGenerator {
     }
 
     fn fit(&mut self, rh: &RunHistory) -> Result<bool, SmacError> {
-        if self.fitted_on == Some(rh.len()) {
-            return Ok(self.n_rows > 0);
-        }
-        self.fitted_on = Some(rh.len());
         let Some(budget) = self.encoder.training_budget(rh, self.min_trials) else {
+            self.fitted_on = Some((rh.len(), Vec::new()));
             self.n_rows = 0;
             return Ok(false);
         };
+        let running = match self.pending {
+            PendingStrategy::ConstantLiar(_) => pending::running_at_budget(rh, budget),
+            _ => Vec::new(),
+        };
+        let key = (rh.len(), pending::running_fingerprint(&running));
+        if self.fitted_on.as_ref() == Some(&key) {
+            return Ok(self.n_rows > 0);
+        }
+        self.fitted_on = Some(key);
         let data = self.encoder.encode(rh, budget);
         self.n_rows = data.y.len();
         if self.n_rows == 0 {
@@ -107,12 +134,31 @@ impl ModelBasedGenerator {
             debug!(?budget, rows = self.n_rows, "training the surrogate on one budget");
         }
         self.trained_ids = data.config_ids.clone();
-        self.model.fit(data.x.view(), data.y.view()).map_err(|e| SmacError::Surrogate(e.to_string()))?;
+        let (x, y) = match self.pending {
+            PendingStrategy::ConstantLiar(f) if !running.is_empty() => {
+                pending::append_fantasies(&data.x, &data.y, &running, self.encoder.features(), f)
+            }
+            _ => (data.x, data.y),
+        };
+        self.n_fantasies = y.len() - self.n_rows;
+        if self.n_fantasies > 0 {
+            debug!(
+                fantasies = self.n_fantasies,
+                rows = self.n_rows,
+                "fitting with running trials as fantasies"
+            );
+        }
+        self.model.fit(x.view(), y.view()).map_err(|e| SmacError::Surrogate(e.to_string()))?;
         Ok(true)
     }
 }
 
 impl ConfigGenerator for ModelBasedGenerator {
+    fn set_pending_strategy(&mut self, strategy: PendingStrategy) {
+        self.pending = strategy;
+        self.fitted_on = None;
+    }
+
     fn challengers(
         &mut self,
         rh: &RunHistory,
@@ -147,10 +193,20 @@ impl ConfigGenerator for ModelBasedGenerator {
         by_mean.sort_by(|a, b| observed_mean[*a].total_cmp(&observed_mean[*b]));
         let starts: Vec<Vec<f64>> = by_mean.iter().map(|i| observed[*i].clone()).collect();
 
+        let collapse = match self.pending {
+            PendingStrategy::CollapseVariance => {
+                let budget = self.encoder.training_budget(rh, self.min_trials).flatten();
+                VarianceCollapse::new(&self.space, &pending::running_at_budget(rh, budget), &observed)
+            }
+            _ => None,
+        };
         let (d, n_cols) = (self.space.len(), self.encoder.n_columns());
         let mut scores = Vec::new();
         let mut scorer = |batch: &[Vec<f64>]| -> Result<Vec<f64>, SmacError> {
-            let (m, v) = predict_marginalized(&*self.model, d, n_cols, &self.features, batch)?;
+            let (m, mut v) = predict_marginalized(&*self.model, d, n_cols, &self.features, batch)?;
+            if let Some(c) = &collapse {
+                c.apply(batch, v.as_slice_mut().expect("contiguous"));
+            }
             scores.resize(batch.len(), 0.0);
             self.acquisition.score(
                 m.as_slice().expect("contiguous"),

@@ -4,7 +4,8 @@
 //! [`Runner::count_available_workers`] is positive and otherwise waits for the next result, so
 //! work on the optimizer side (training the surrogate, maximizing the acquisition) overlaps with
 //! trials that are already running. Every told result is written to the run directory before the
-//! loop goes on, which is what makes a killed run restartable without losing a trial.
+//! loop asks for the next trial (once per batch of results that arrived together), which is
+//! what makes a killed run restartable without losing a trial.
 
 use crate::callback::{Callback, RunState};
 use crate::config_selector::ConfigSelector;
@@ -176,9 +177,16 @@ impl<R: Runner> Smbo<R> {
         Ok(trial)
     }
 
-    /// Records a result. A wrong number of costs or a non-finite cost turns the trial into a
-    /// crash with the scenario's crash cost and the reason in `additional_info["error"]`.
+    /// Records a result and writes the run directory. A wrong number of costs or a non-finite
+    /// cost turns the trial into a crash with the scenario's crash cost and the reason in
+    /// `additional_info["error"]`.
     pub fn tell(&mut self, trial: TrialInfo, value: TrialValue) -> Result<(), SmacError> {
+        self.record(trial, value)?;
+        self.persist(false)
+    }
+
+    /// [`Self::tell`] without writing the run directory (the loop writes once per batch).
+    fn record(&mut self, trial: TrialInfo, value: TrialValue) -> Result<(), SmacError> {
         self.ensure_started();
         if self.runhistory.config_id(&trial.config).is_none()
             && **trial.config.space() != *self.scenario.configspace
@@ -200,7 +208,6 @@ impl<R: Runner> Smbo<R> {
         }
         debug!(n = self.runhistory.len(), status = ?value.status, cost = ?value.cost, "told trial");
         self.log_progress();
-        self.persist(false)?;
         let mut go_on = true;
         self.with_callbacks(|cb, state| go_on &= cb.on_tell(state, &trial, &value));
         if !go_on {
@@ -284,12 +291,25 @@ impl<R: Runner> Smbo<R> {
         }
     }
 
-    /// Tells every result the runner has.
+    /// Tells every result the runner has, then writes the run directory once: rewriting it
+    /// per result costs O(n) each, which with hundreds of workers reporting at once made the
+    /// loop, not the trials, the bottleneck. Nothing is asked between the results and the
+    /// write, so a killed run still loses no told result.
     fn collect(&mut self) -> Result<(), SmacError> {
-        for (trial, value) in self.runner.iter_results() {
-            self.tell(trial, value)?;
+        let results = self.runner.iter_results();
+        if results.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let mut outcome = Ok(());
+        for (trial, value) in results {
+            outcome = self.record(trial, value);
+            if outcome.is_err() {
+                break;
+            }
+        }
+        // Whatever was recorded is written, even when a later result failed.
+        self.persist(false)?;
+        outcome
     }
 
     /// Waits for the trials still running and tells their results.

@@ -12,6 +12,7 @@ use crate::error::SmacError;
 use crate::initial_design::{DesignKind, InitialDesign};
 use crate::intensifier::{FullEvaluationIntensifier, Hyperband, Intensifier, RacingIntensifier};
 use crate::model_based::ModelBasedGenerator;
+use crate::pending::{Fantasy, PendingStrategy};
 use crate::runner::Runner;
 use crate::scenario::Scenario;
 use crate::smac3_meta::{facade_meta, Smac3Facade};
@@ -99,7 +100,9 @@ impl SmboBuilder {
     ///
     /// The GP keeps its hyperparameters between the refits of its default
     /// [`smac_surrogate::RefitSchedule`] (every trial up to 100 data points, then each time the
-    /// data has grown by half) and extends its Cholesky factor in between.
+    /// data has grown by half) and extends its Cholesky factor in between. Trials running at
+    /// proposal time enter the GP as constant-liar fantasies ([`crate::pending`]); the
+    /// forest-based presets collapse the variance around them instead.
     pub fn blackbox(scenario: Scenario) -> Self {
         let gp = GaussianProcessConfig { seed: scenario.seed, ..GaussianProcessConfig::default() };
         Self::blackbox_with_gp(scenario, gp)
@@ -116,7 +119,8 @@ impl SmboBuilder {
             Box::new(ExpectedImprovement::new(0.0)),
             maximizer,
             RunHistoryEncoder::new(&scenario, false),
-        );
+        )
+        .pending(PendingStrategy::ConstantLiar(Fantasy::Mean));
         let design = InitialDesign::new(DesignKind::Sobol).n_configs_per_hyperparameter(8);
         Self::random(scenario)
             .initial_design(design)
@@ -192,6 +196,15 @@ impl SmboBuilder {
     /// with probability `random_probability`.
     pub fn generator(mut self, generator: Box<dyn ConfigGenerator>, random_probability: f64) -> Self {
         self.generator = Some((generator, random_probability));
+        self
+    }
+
+    /// How the model-based proposals account for running trials (each preset has its default;
+    /// [`PendingStrategy::Ignore`] proposes as SMAC3 does). No effect without a generator.
+    pub fn pending_strategy(mut self, strategy: PendingStrategy) -> Self {
+        if let Some((generator, _)) = self.generator.as_mut() {
+            generator.set_pending_strategy(strategy);
+        }
         self
     }
 

@@ -24,8 +24,10 @@
 //! step per row: with `l = L⁻¹ k(X, x)` and `l_* = √(k(x, x) − ‖l‖²)`, the new row of `L⁻¹` is
 //! `[−l_*⁻¹ lᵀ L⁻¹, l_*⁻¹]` (O(n²) per row). `α = L⁻ᵀ L⁻¹ y` is then recomputed in O(n²), so
 //! the targets (and their standardization) may change freely. A non-positive pivot falls
-//! back to a full factorization with the usual jitter escalation ([`FitKind::Refactored`]);
-//! changed earlier rows force a re-optimization. [`GaussianProcess::last_fit`] tells which
+//! back to a full factorization with the usual jitter escalation ([`FitKind::Refactored`]).
+//! Rows that changed since the last fit (the fantasies of running trials, replaced by results)
+//! are cut off first — the leading block of `L⁻¹` is exact for the leading rows — and only a
+//! changed first row forces a re-optimization. [`GaussianProcess::last_fit`] tells which
 //! happened. `RefitSchedule::every_fit()` restores re-optimizing after every trial.
 //!
 //! # Performance
@@ -219,6 +221,18 @@ struct Fitted {
     y_mean: f64,
     y_std: f64,
     nll: f64,
+}
+
+impl Fitted {
+    /// Keeps the first `n` rows: the leading block of `L⁻¹` is the inverse factor of the leading
+    /// block of the covariance, so the factor stays exact (α is recomputed by the caller).
+    fn truncate(&mut self, n: usize, d: usize) {
+        if n < self.n {
+            self.n = n;
+            self.xs.truncate(n * d);
+            self.l_inv.truncate(packed_row(n));
+        }
+    }
 }
 
 impl GaussianProcess {
@@ -644,9 +658,9 @@ fn impute_matrix(x: &ArrayView2<f64>, types: &[FeatureType]) -> Result<Vec<f64>,
 
 impl Surrogate for GaussianProcess {
     /// Fits on all rows. The hyperparameters are re-optimized when the [`RefitSchedule`] says
-    /// so, or when `x` does not start with the rows of the previous fit; otherwise they are
-    /// kept and the previous Cholesky factor is extended by the appended rows (the targets
-    /// may change freely: `α` is recomputed from the factor).
+    /// so, or when the first row of `x` differs from the previous fit's; otherwise they are
+    /// kept, the previous Cholesky factor is cut to the rows `x` starts with and extended by
+    /// the rest (the targets may change freely: `α` is recomputed from the factor).
     fn fit(&mut self, x: ArrayView2<f64>, y: ArrayView1<f64>) -> Result<(), SurrogateError> {
         crate::check_fit_input(&x, &y, &self.types)?;
         self.bounds()?;
@@ -660,9 +674,15 @@ impl Surrogate for GaussianProcess {
         let y_std = if std > 0.0 && std > 1e-12 * y_mean.abs() { std } else { 1.0 };
         let ys: Vec<f64> = y.iter().map(|v| (v - y_mean) / y_std).collect();
 
-        let appended = self.model.as_ref().is_some_and(|m| m.n <= n && m.xs[..] == xs[..m.n * d]);
-        if appended && !self.config.refit.is_due(n, self.optimized_on) {
-            let previous = self.model.take().expect("checked above");
+        // Rows shared with the previous fit. Rows after them may differ: the SMBO loop's
+        // fantasies for running trials (crate users: `smac_core::pending`) come last and are
+        // replaced by real results at the next fit.
+        let shared = self.model.as_ref().map_or(0, |m| {
+            (0..m.n.min(n)).take_while(|&i| m.xs[i * d..(i + 1) * d] == xs[i * d..(i + 1) * d]).count()
+        });
+        if shared > 0 && !self.config.refit.is_due(n, self.optimized_on) {
+            let mut previous = self.model.take().expect("checked above");
+            previous.truncate(shared, d);
             if let Some(model) = self.extend(previous, xs.clone(), n, &ys, (y_mean, y_std)) {
                 tracing::debug!(n, nll = model.nll, "extended the Gaussian process factor");
                 self.model = Some(model);

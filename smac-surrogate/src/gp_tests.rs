@@ -114,6 +114,37 @@ fn changed_rows_are_reoptimized() {
 }
 
 #[test]
+fn replaced_trailing_rows_are_cut_off_and_the_rest_extended() {
+    // The SMBO loop fits on results plus fantasy rows for running trials, then on results only.
+    let types = vec![FeatureType::Continuous; 3];
+    let (x, y) = data(50, &types, 5);
+    let (fantasies, _) = data(4, &types, 6);
+    let (xq, _) = data(100, &types, 9);
+    let refit = RefitSchedule { every_fit_until: 10, growth: 100.0 };
+    let config = GaussianProcessConfig { refit, ..Default::default() };
+    let mut with_fantasies = GaussianProcess::new(config.clone(), types.clone());
+    with_fantasies.fit(x.slice(s![..30, ..]), y.slice(s![..30])).unwrap();
+    let mut plain = with_fantasies.clone();
+    let x_lied = ndarray::concatenate(ndarray::Axis(0), &[x.slice(s![..30, ..]), fantasies.view()]).unwrap();
+    let y_lied =
+        ndarray::concatenate(ndarray::Axis(0), &[y.slice(s![..30]), Array1::from_elem(4, 0.5).view()])
+            .unwrap();
+    with_fantasies.fit(x_lied.view(), y_lied.view()).unwrap();
+    assert_eq!(with_fantasies.last_fit(), Some(FitKind::Extended));
+    with_fantasies.fit(x.slice(s![..40, ..]), y.slice(s![..40])).unwrap();
+    assert_eq!(with_fantasies.last_fit(), Some(FitKind::Extended), "cut to 30 rows, extended by 10");
+    plain.fit(x.slice(s![..40, ..]), y.slice(s![..40])).unwrap();
+    assert_eq!(with_fantasies.theta, plain.theta);
+    let scale = y.std(0.0);
+    assert_close(
+        &with_fantasies.predict(xq.view()).unwrap(),
+        &plain.predict(xq.view()).unwrap(),
+        scale,
+        1e-9,
+    );
+}
+
+#[test]
 fn kernel_variants_agree_bit_for_bit() {
     let types = vec![FeatureType::Continuous; 3];
     let (x, y) = data(150, &types, 7);

@@ -1,0 +1,214 @@
+//! Pending-aware proposals: trials that are running when proposals are made are accounted for,
+//! so the next proposals look elsewhere ([`PendingStrategy`]).
+//!
+//! Without this, every proposal made while trials run is computed from the finished trials
+//! only: with many workers, a batch of proposals piles into the region the model currently
+//! likes best, and a parallel run wastes trials a sequential one would not. A fantasy row says
+//! "assume the running configuration scored the lie": the acquisition's expected improvement
+//! there (and nearby) drops, and the maximizer looks elsewhere.
+//!
+//! Two mechanisms, because the two surrogates react differently to invented data:
+//! - **Constant liar** (Ginsbourger et al. 2010, the GP's default): running trials enter the
+//!   training data as fantasy rows with a lie (the mean of the observed targets). A GP's
+//!   posterior then has a small variance and a mediocre mean there, so expected improvement
+//!   drops around them. One fit serves the batch (a kriging believer would need two, and the
+//!   GP fit is the costly part); the GP keeps its factor for the real rows and only extends it.
+//! - **Variance collapse** (the forest's default): the fit is unchanged; predicted variances
+//!   are multiplied by `Π_r (1 − exp(−‖x − r‖² / 2ℓ²))` over the running configurations `r`,
+//!   which is what conditioning a GP on noise-free observations at its own mean does to its
+//!   variance. Measured on a 2-d bowl (`smac-core/tests/pending.rs`), fantasy rows move the
+//!   forest's proposals *towards* running trials, whatever the lie: the extra splits sharpen
+//!   the trees around them and the disagreement between the lie and its neighbours raises the
+//!   forest's variance there. The radius `ℓ` is half the median nearest-neighbour distance of
+//!   the evaluated configurations, so it shrinks as the data gets denser.
+//!
+//! With one worker no trial is running at proposal time, so sequential runs are unchanged.
+//! Fantasies are added in a fixed order (by configuration id, instance, seed, budget), so a run
+//! in reproducible mode, where the running set at every proposal is itself reproducible, stays
+//! reproducible.
+
+use crate::configspace::ConfigSpace;
+use crate::runhistory::RunHistory;
+use crate::trial::TrialInfo;
+use ndarray::{concatenate, Array1, Array2, Axis};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How proposals account for running trials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PendingStrategy {
+    /// Running trials are ignored (SMAC3's behaviour).
+    Ignore,
+    /// Refit with running trials as fantasy rows valued at the lie.
+    ConstantLiar(Fantasy),
+    /// Keep the fit; shrink predicted variances near running configurations.
+    CollapseVariance,
+}
+
+/// The value a running trial is assumed to have scored (in the model's transformed targets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Fantasy {
+    /// The mean of the observed targets (default).
+    #[default]
+    Mean,
+    /// The best observed target: batches stay close to the incumbent.
+    Min,
+    /// The worst observed target: batches spread out the most.
+    Max,
+}
+
+impl Fantasy {
+    /// The lie for observed targets `y` (never empty when called).
+    pub fn value(self, y: &Array1<f64>) -> f64 {
+        match self {
+            Fantasy::Mean => y.mean().unwrap_or(0.0),
+            Fantasy::Min => y.iter().copied().fold(f64::INFINITY, f64::min),
+            Fantasy::Max => y.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+}
+
+/// Identifies a running trial: configuration id, instance, seed.
+pub type RunningKey = (usize, Option<String>, Option<u64>);
+
+/// The running trials the model should account for, in a fixed order: those at `budget` (all of
+/// them without budgets), as `(config id, trial)`.
+pub fn running_at_budget(rh: &RunHistory, budget: Option<f64>) -> Vec<(usize, &TrialInfo)> {
+    let mut sorted: BTreeMap<(RunningKey, Option<u64>), &TrialInfo> = BTreeMap::new();
+    for t in rh.running_trials() {
+        if budget.is_some_and(|b| t.budget.map(f64::to_bits) != Some(b.to_bits())) {
+            continue;
+        }
+        let Some(id) = rh.config_id(&t.config) else { continue };
+        sorted.insert(((id, t.instance.clone(), t.seed), t.budget.map(f64::to_bits)), t);
+    }
+    sorted.into_iter().map(|(((id, ..), _), t)| (id, t)).collect()
+}
+
+/// A fingerprint of the running set: a fit is reused only while it is unchanged.
+pub fn running_fingerprint(running: &[(usize, &TrialInfo)]) -> Vec<RunningKey> {
+    running.iter().map(|(id, t)| (*id, t.instance.clone(), t.seed)).collect()
+}
+
+/// Appends one fantasy row per running trial to the training data `(x, y)`; `features` maps an
+/// instance to its feature vector (columns after the configuration's).
+pub fn append_fantasies(
+    x: &Array2<f64>,
+    y: &Array1<f64>,
+    running: &[(usize, &TrialInfo)],
+    features: Option<&BTreeMap<String, Vec<f64>>>,
+    fantasy: Fantasy,
+) -> (Array2<f64>, Array1<f64>) {
+    if running.is_empty() || y.is_empty() {
+        return (x.clone(), y.clone());
+    }
+    let lie = fantasy.value(y);
+    let mut rows = Array2::from_elem((running.len(), x.ncols()), f64::NAN);
+    for (i, (_, trial)) in running.iter().enumerate() {
+        let vector = trial.config.vector();
+        for (j, v) in vector.iter().enumerate() {
+            rows[[i, j]] = *v;
+        }
+        let instance_features = trial.instance.as_ref().and_then(|inst| features.and_then(|f| f.get(inst)));
+        if let Some(f) = instance_features {
+            for (j, v) in f.iter().enumerate() {
+                rows[[i, vector.len() + j]] = *v;
+            }
+        }
+    }
+    let x = concatenate(Axis(0), &[x.view(), rows.view()]).expect("same number of columns");
+    let y = concatenate(Axis(0), &[y.view(), Array1::from_elem(running.len(), lie).view()])
+        .expect("one-dimensional");
+    (x, y)
+}
+
+/// Shrinks predicted variances near running configurations (see the module docs).
+#[derive(Debug, Clone)]
+pub struct VarianceCollapse {
+    running: Vec<Vec<f64>>,
+    categorical: Vec<bool>,
+    inv_two_l2: f64,
+}
+
+/// Most evaluated configurations used to estimate the radius (every k-th beyond that).
+const RADIUS_SAMPLE: usize = 256;
+
+impl VarianceCollapse {
+    /// A collapse around the `running` configurations, with the radius taken from the
+    /// `observed` ones; `None` when nothing runs or the radius cannot be estimated.
+    pub fn new(space: &ConfigSpace, running: &[(usize, &TrialInfo)], observed: &[Vec<f64>]) -> Option<Self> {
+        if running.is_empty() || observed.len() < 2 {
+            return None;
+        }
+        let categorical = space
+            .column_types()
+            .into_iter()
+            .map(|t| matches!(t, crate::configspace::ColumnType::Categorical(_)))
+            .collect::<Vec<_>>();
+        let step = observed.len().div_ceil(RADIUS_SAMPLE);
+        let sample: Vec<&Vec<f64>> = observed.iter().step_by(step).collect();
+        let mut nearest: Vec<f64> = sample
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                sample
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, b)| distance2(a, b, &categorical))
+                    .fold(f64::INFINITY, f64::min)
+            })
+            .filter(|d| d.is_finite())
+            .collect();
+        if nearest.is_empty() {
+            return None;
+        }
+        nearest.sort_by(f64::total_cmp);
+        let radius = 0.5 * nearest[nearest.len() / 2].sqrt();
+        if radius.is_nan() || radius <= 0.0 {
+            return None;
+        }
+        Some(VarianceCollapse {
+            running: running.iter().map(|(_, t)| t.config.vector().to_vec()).collect(),
+            categorical,
+            inv_two_l2: 1.0 / (2.0 * radius * radius),
+        })
+    }
+
+    /// Multiplies each variance by the collapse factor of its configuration vector.
+    pub fn apply(&self, vectors: &[Vec<f64>], variances: &mut [f64]) {
+        for (x, v) in vectors.iter().zip(variances.iter_mut()) {
+            for r in &self.running {
+                *v *= 1.0 - (-distance2(x, r, &self.categorical) * self.inv_two_l2).exp();
+            }
+        }
+    }
+}
+
+/// Squared distance of two configuration vectors: numeric values are in [0, 1]; a differing
+/// category, or a value active in one and inactive (NaN) in the other, counts as 1.
+fn distance2(a: &[f64], b: &[f64], categorical: &[bool]) -> f64 {
+    a.iter()
+        .zip(b)
+        .zip(categorical)
+        .map(|((u, v), cat)| match (u.is_nan(), v.is_nan()) {
+            (true, true) => 0.0,
+            (true, false) | (false, true) => 1.0,
+            _ if *cat => f64::from(u8::from(u != v)),
+            _ => (u - v).powi(2),
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lies_are_mean_min_and_max_of_the_observations() {
+        let y = Array1::from(vec![1.0, 4.0, -2.0, 5.0]);
+        assert_eq!(Fantasy::Mean.value(&y), 2.0);
+        assert_eq!(Fantasy::Min.value(&y), -2.0);
+        assert_eq!(Fantasy::Max.value(&y), 5.0);
+    }
+}
