@@ -147,8 +147,11 @@ def quality_table(lines: list[dict], trials: int = 100) -> tuple[str, dict]:
     data = runs(lines, trials)
     seq = [k for k in data if k[2] == 1]
     best_cost = {r["problem"] for r in lines if "optimum" in r and r["optimum"] is None}
-    problems = problem_order((k[1] for k in seq), best_cost)
-    present = {k[0] for k in seq}
+    # Rows: the problems our facades or the peers ran (bench_suite's other modes, e.g. multi-fidelity
+    # or algorithm configuration, have problems of their own); other optimizers (random search)
+    # get a column where they ran one of these problems.
+    problems = problem_order((k[1] for k in seq if k[0] in OURS + PEERS), best_cost)
+    present = {k[0] for k in seq if k[1] in problems}
     optimizers = list(OURS + PEERS)  # always shown, "–" without runs
     optimizers += sorted(present - set(optimizers))
     head = ["problem"] + optimizers + [label for _, label, _ in CRITERIA]

@@ -273,3 +273,13 @@ def test_doc_markers_are_created_and_regeneration_is_stable(tmp_path: Any) -> No
     assert f"`{table.COMMAND}`" in first.split("<!-- table:quality:begin -->")[0]
     table.main(argv)
     assert doc.read_text() == first
+
+
+def test_other_optimizers_get_columns_only_on_compared_problems(tmp_path: Any) -> None:
+    write_lines(tmp_path / "all.jsonl", synthetic())
+    write_lines(tmp_path / "more.jsonl", {("random", "branin"): [0.5, 0.7], ("mf", "mf_only"): [0.1]})
+    text, judged = table.quality_table(table.load(str(tmp_path)))
+    header = next(r for r in text.splitlines() if r.startswith("| problem |"))
+    assert "| smac3_bb | random | HPO median" in header and "| mf |" not in header
+    assert set(judged) == {"branin", "hartmann6", "svm_digits"}
+    assert math.isclose(judged["branin"]["stats"]["random"]["median"], 0.6)
