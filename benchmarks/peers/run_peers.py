@@ -126,13 +126,14 @@ def run_one(task: tuple[str, str, int, int]) -> dict:
         values.append(value)
         return value
 
-    warnings.filterwarnings("ignore")
-    start = time.perf_counter()
-    if optimizer == "optuna_tpe":
-        run_optuna(problem, seed, n_trials, record)
-    else:
-        run_smac3(optimizer, problem, seed, n_trials, record)
-    wall = time.perf_counter() - start
+    with warnings.catch_warnings():  # the peers' deprecation and convergence chatter
+        warnings.simplefilter("ignore")
+        start = time.perf_counter()
+        if optimizer == "optuna_tpe":
+            run_optuna(problem, seed, n_trials, record)
+        else:
+            run_smac3(optimizer, problem, seed, n_trials, record)
+        wall = time.perf_counter() - start
     if len(values) != n_trials:
         # SMAC3 stops early when a small space has no new configuration left; say so, keep the run.
         print(f"warning: {optimizer} {name} seed {seed}: {len(values)} of {n_trials} trials", file=sys.stderr)
@@ -216,7 +217,8 @@ def main(argv: list[str] | None = None) -> None:
         for task in tasks:
             write(run_one(task))
     else:
-        with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
+        # spawn, not fork: a forked child would inherit numpy's and joblib's thread pools
+        with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
             for line in pool.imap_unordered(run_one, tasks):
                 write(line)
 
