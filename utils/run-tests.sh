@@ -67,13 +67,17 @@ disk
 # examples). Rebuilt every time (cargo makes it incremental); the dev profile reuses the
 # artifacts cargo test just built.
 echo "== smac-python: pytest"
-if ! .venv-python/bin/python -c 'import maturin, pytest, sklearn, distributed, cloudpickle, smac, importlib.metadata as m; assert m.version("smac") == "2.4.1"' 2>/dev/null; then
+if ! .venv-python/bin/python -c 'import maturin, pytest, sklearn, distributed, cloudpickle, smac, optuna, importlib.metadata as m; assert m.version("smac") == "2.4.1" and m.version("optuna") == "5.0.0"' 2>/dev/null; then
   rm -rf .venv-python
   python3 -m venv .venv-python
-  .venv-python/bin/pip install -q --disable-pip-version-check "maturin>=1.5,<2" pytest scikit-learn "distributed>=2024" cloudpickle "smac==2.4.1" "ConfigSpace==1.2.2"
+  .venv-python/bin/pip install -q --disable-pip-version-check "maturin>=1.5,<2" pytest scikit-learn "distributed>=2024" cloudpickle "smac==2.4.1" "ConfigSpace==1.2.2" "optuna==5.0.0"
 fi
 echo '*' > .venv-python/.gitignore
 PATH="$PWD/.venv-python/bin:$PATH" MATURIN_PEP517_ARGS="--profile dev" \
   .venv-python/bin/pip install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps ./smac-python
 disk
 SMAC_BIN="$PWD/target/debug/smac" .venv-python/bin/python -m pytest -q -p no:cacheprovider smac-python/tests
+# The peers' harness (benchmarks/peers/): the ConfigSpace -> Optuna conversion and the comparison
+# table, with the same venv (Optuna is there for it). Cheap: no SMAC3 run, a 5-trial Optuna one.
+echo "== benchmarks/peers: pytest"
+.venv-python/bin/python -m pytest -q -p no:cacheprovider benchmarks/peers/test_peers.py
