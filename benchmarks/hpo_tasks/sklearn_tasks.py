@@ -161,7 +161,7 @@ def _mlp_space() -> ConfigurationSpace:
             Integer("hidden", (8, 64), log=True, default=16),
             Categorical("activation", ["relu", "tanh", "logistic"], default="relu"),
             Float("alpha", (1e-7, 1e-1), log=True, default=1e-4),
-            Float("learning_rate_init", (1e-4, 3e-1), log=True, default=1e-3),
+            Float("learning_rate_init", (1e-4, 3e-1), log=True, default=1e-2),
         ]
     )
     return cs
@@ -228,7 +228,10 @@ def space_json(name: str) -> str:
 def serve(name: str, stdin=sys.stdin, stdout=sys.stdout) -> None:
     """The persistent evaluator: one JSON config per line in, one cost per line out."""
     task = TASKS[name]
+    # Load the data and import the model's modules now, so the first trial is not slower.
     task.data()
+    task._model_fn(dict(task.space().get_default_configuration()))
+    from sklearn.model_selection import StratifiedKFold  # noqa: F401
     for line in stdin:
         line = line.strip()
         if not line:

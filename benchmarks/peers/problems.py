@@ -13,6 +13,8 @@ Command line (used by the Rust test):
   python problems.py --list            JSON list of {"name", "kind", "optimum"}
   python problems.py --space NAME      the problem's ConfigSpace JSON
   python problems.py --eval NAME       one JSON config per stdin line -> one JSON value per line
+  python problems.py --spaces          {NAME: ConfigSpace JSON object} for every problem
+  python problems.py --eval-batch      one {"problem": NAME, "config": {...}} per stdin line -> one value per line
 """
 
 from __future__ import annotations
@@ -352,8 +354,17 @@ def main(argv):
     if argv == ["--list"]:
         print(json.dumps([{"name": p.name, "kind": p.kind, "optimum": p.optimum} for p in PROBLEMS.values()]))
         return 0
+    if argv == ["--spaces"]:
+        print(json.dumps({name: p.space().to_serialized_dict() for name, p in PROBLEMS.items()}))
+        return 0
+    if argv == ["--eval-batch"]:
+        for line in sys.stdin:
+            if line.strip():
+                q = json.loads(line)
+                print(json.dumps(PROBLEMS[q["problem"]].evaluate(q["config"])), flush=True)
+        return 0
     if len(argv) != 2 or argv[0] not in ("--space", "--eval") or argv[1] not in PROBLEMS:
-        print("usage: problems.py --list | --space NAME | --eval NAME", file=sys.stderr)
+        print("usage: problems.py --list | --space NAME | --eval NAME | --eval-batch", file=sys.stderr)
         return 2
     p = PROBLEMS[argv[1]]
     if argv[0] == "--space":
