@@ -12,6 +12,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde_json::{json, Value as Json};
 use smac::benchmarks;
+use smac::core::configspace::HpKind;
 use smac::{ConfigSpace, Configuration};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -125,7 +126,19 @@ fn assert_same_space(name: &str, rust: &ConfigSpace, python: &ConfigSpace) {
     assert_eq!(names(rust), names(python), "{name}: hyperparameter names");
     for h in rust.hyperparameters() {
         let p = python.get(&h.name).unwrap();
-        assert!(h.same_definition(p), "{name}: {h:?}\nvs Python's {p:?}");
+        let same = match (&h.kind, &p.kind) {
+            // ConfigSpace keeps float bounds to 13 significant digits (π becomes 3.1415926535898).
+            (HpKind::Float(a), HpKind::Float(b)) => {
+                let near = |x: f64, y: f64| (x - y).abs() <= 1e-12 * x.abs().max(y.abs()).max(1.0);
+                near(a.lower, b.lower)
+                    && near(a.upper, b.upper)
+                    && a.log == b.log
+                    && a.prior == b.prior
+                    && near(h.default().as_f64().unwrap(), p.default().as_f64().unwrap())
+            }
+            _ => h.same_definition(p),
+        };
+        assert!(same, "{name}: {h:?}\nvs Python's {p:?}");
     }
     let conds = |cs: &ConfigSpace| {
         let mut v: Vec<String> = cs.conditions().iter().map(|c| format!("{c:?}")).collect();
