@@ -134,6 +134,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(path) => Some(std::fs::OpenOptions::new().create(true).append(true).open(path)?),
         None => None,
     };
+    // Which facades put the default configuration into their initial design: HPO (unless told
+    // not to), and random, ac and hb, whose designs start from it; bb and mf do not.
+    let default_in_design = match args.optimizer.as_str() {
+        "hpo" => !args.no_default_config,
+        "random" | "ac" | "hb" => true,
+        _ => false,
+    };
     let out_dir = tempfile::tempdir()?;
     let mut per_problem: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
     for problem in problems::select(&args.func, args.with_hpo_tasks, &args.python)? {
@@ -211,7 +218,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "n_trials": args.trials,
                 "optimum": problem.optimum,
                 "wall_s": wall_s,
-                "default_in_design": args.optimizer == "hpo" && !args.no_default_config,
+                "default_in_design": default_in_design,
                 "n_workers": args.workers,
                 "n_evals": rh.len(),
                 "peak_rss_mb": peak_rss_mb(),
