@@ -1,10 +1,20 @@
-//! Benchmark harness over the shared suite (`../shared/bench/suite.json`): one JSON line per run.
+//! Benchmark harness over the catalogue of issue 17 (`docs/benchmarks.md`): 16 standard test
+//! functions, mixed/conditional problems and scikit-learn HPO tasks; one JSON line per run.
 //!
-//! `cargo run --release --example bench_suite -- --optimizer hpo --func all --seeds 0..5 --trials 100`
+//! `cargo run --release --example bench_suite -- --optimizer hpo --func all --seeds 0..10 --trials 100`
 //!
-//! regret = best value found − the function's optimum; `regret_at[k]` is the regret after the
-//! first k evaluations. The targets are instant, so `wall_s` is the optimizer's own cost
-//! (including writing the run directory after every trial, as a real run does).
+//! `--func`: `all` (functions and mixed problems; add `--with-hpo-tasks` for the HPO tasks),
+//! `functions`, `mixed`, `hpo` or one problem's name. The HPO tasks run in a persistent Python
+//! evaluator (`benchmarks/hpo_tasks/sklearn_tasks.py --serve`, `--python`, default
+//! `.venv-bench/bin/python`).
+//!
+//! Each line: `optimizer`, `problem`, `seed`, `n_trials`, `best` (best value found), `optimum`,
+//! `regret` = best − optimum, `regret_at[k]` = the regret after the first k evaluations,
+//! `wall_s`, `default_in_design`, `n_workers` (and `n_evals`, `peak_rss_mb`). For the HPO tasks
+//! the optimum is unknown (`null`): `regret` and `regret_at` hold the best cost (1 − CV
+//! accuracy) instead. The functions' targets are instant, so their `wall_s` is the optimizer's
+//! own cost (including writing the run directory after every trial, as a real run does).
+//! `--out FILE` appends the lines to FILE as well.
 //!
 //! Multi-fidelity (`--optimizer mf`: MultiFidelityFacade, `--optimizer hb`: HyperbandFacade):
 //! budgets b in [1, 100]; a trial at budget b returns the true value plus Gaussian noise of
@@ -24,16 +34,23 @@
 //! the AlgorithmConfigurationFacade (racing); `hpo`/`random` with `--instances` evaluate every
 //! configuration on all instances.
 
+#[path = "bench_suite/hpo.rs"]
+mod hpo;
+#[path = "bench_suite/problems.rs"]
+mod problems;
+
 use clap::Parser;
-use rand::{Rng, SeedableRng};
-use smac::benchmarks::{self, BenchFunction};
+use problems::{fixed_normal, instance_offsets, noise_scale, shifted, MAX_BUDGET};
+use smac::benchmarks;
 use smac::facade::{AlgorithmConfigurationFacade, HyperbandFacade, MultiFidelityFacade};
 use smac::{
-    BlackBoxFacade, Configuration, DesignKind, HyperparameterOptimizationFacade, InitialDesign, RandomFacade,
-    Scenario, TrialInfo,
+    BlackBoxFacade, DesignKind, HyperparameterOptimizationFacade, InitialDesign, RandomFacade, Scenario,
+    TrialInfo,
 };
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::ops::Range;
+use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(Parser)]
@@ -44,20 +61,32 @@ struct Args {
     /// Number of instances (input offsets); 0 = none. Default 10 for `ac`.
     #[arg(long)]
     instances: Option<usize>,
-    /// A suite function, `mixed_conditional`, or `all` (the five functions and the mixed problem).
+    /// `all`, `functions`, `mixed`, `hpo`, or one problem's name.
     #[arg(long, default_value = "all")]
     func: String,
-    /// Seeds as a half-open range, e.g. `0..5`.
-    #[arg(long, default_value = "0..5", value_parser = parse_range)]
+    /// With `--func all`: the HPO tasks as well (they need `--python`).
+    #[arg(long)]
+    with_hpo_tasks: bool,
+    /// The Python of the HPO tasks (scikit-learn and ConfigSpace 1.2.2).
+    #[arg(long, default_value = ".venv-bench/bin/python")]
+    python: PathBuf,
+    /// Seeds as a half-open range, e.g. `0..10`.
+    #[arg(long, default_value = "0..10", value_parser = parse_range)]
     seeds: Range<u64>,
     /// Trials per run.
     #[arg(long, default_value_t = 100)]
     trials: usize,
+    /// Parallel workers (threads); HPO tasks share one evaluator process, so they gain nothing.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
     /// Leave the default configuration out of the HPO facade's initial design (as SMAC3 does), for
     /// comparisons on functions whose optimum is the centre of the box (ackley5).
     #[arg(long)]
     no_default_config: bool,
-    /// After the runs, print one more line: median regret and wall time per function.
+    /// Append every JSON line to this file too (JSONL).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// After the runs, print one more line: median regret and wall time per problem.
     #[arg(long)]
     summary: bool,
 }
@@ -77,83 +106,8 @@ fn parse_range(s: &str) -> Result<Range<u64>, String> {
     Ok(a.trim().parse().map_err(|e| format!("{e}"))?..b.trim().parse().map_err(|e| format!("{e}"))?)
 }
 
-/// A problem: its space, its objective on a configuration, and its optimum.
-struct Problem {
-    name: String,
-    space: smac::ConfigSpace,
-    f: Box<dyn Fn(&Configuration) -> f64 + Send + Sync>,
-    optimum: f64,
-    bench: Option<BenchFunction>,
-}
-
-/// Largest budget of the multi-fidelity variant.
-const MAX_BUDGET: f64 = 100.0;
-
-/// σ of the multi-fidelity noise: 10% of the range of `f` over 1,000 random configurations.
-fn noise_scale(p: &Problem) -> f64 {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(12_345);
-    let values: Vec<f64> = std::sync::Arc::new(p.space.clone())
-        .sample(1_000, &mut rng)
-        .expect("sampling")
-        .iter()
-        .map(|c| (p.f)(c))
-        .collect();
-    let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
-    0.1 * (hi - lo)
-}
-
-/// A standard normal draw fixed by (configuration, budget).
-fn fixed_normal(config: &Configuration, budget: f64) -> f64 {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(config.stable_hash() ^ budget.to_bits().rotate_left(17));
-    let (u1, u2): (f64, f64) = (rng.random::<f64>().max(1e-300), rng.random());
-    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-}
-
-/// Input offsets per instance: up to ±5% of each range, fixed per function.
-fn instance_offsets(b: &BenchFunction, n: usize) -> BTreeMap<String, Vec<f64>> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(54_321);
-    (0..n)
-        .map(|k| {
-            let d = b.bounds.iter().map(|(lo, hi)| (rng.random::<f64>() - 0.5) * 0.1 * (hi - lo)).collect();
-            (format!("i{k}"), d)
-        })
-        .collect()
-}
-
-/// `f(clip(x + δ))` for one instance offset.
-fn shifted(b: &BenchFunction, c: &Configuration, delta: &[f64]) -> f64 {
-    let x: Vec<f64> = (0..b.dim)
-        .map(|i| {
-            let (lo, hi) = b.bounds[i];
-            (c.get_f64(&BenchFunction::input_name(i)).expect("numeric input") + delta[i]).clamp(lo, hi)
-        })
-        .collect();
-    b.eval(&x)
-}
-
-fn problems(func: &str) -> Vec<Problem> {
-    let from_bench = |b: BenchFunction| Problem {
-        name: b.name.to_string(),
-        space: b.configspace(),
-        optimum: b.optimum,
-        bench: Some(b.clone()),
-        f: Box::new(move |c| b.eval_config(c)),
-    };
-    let mixed = || Problem {
-        name: benchmarks::MIXED_NAME.to_string(),
-        space: benchmarks::mixed_conditional_space(),
-        optimum: benchmarks::MIXED_OPTIMUM,
-        bench: None,
-        f: Box::new(benchmarks::mixed_conditional),
-    };
-    match func {
-        "all" => benchmarks::suite().into_iter().map(from_bench).chain(std::iter::once(mixed())).collect(),
-        name if name == benchmarks::MIXED_NAME => vec![mixed()],
-        name => {
-            vec![from_bench(benchmarks::by_name(name).unwrap_or_else(|| panic!("unknown function '{name}'")))]
-        }
-    }
-}
+/// Trial counts at which `regret_at` records the regret.
+const CHECKPOINTS: [usize; 8] = [10, 25, 50, 100, 200, 500, 1000, 2000];
 
 /// Peak resident memory of this process in MB (Linux `VmHWM`).
 fn peak_rss_mb() -> Option<f64> {
@@ -171,26 +125,49 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    if !matches!(args.optimizer.as_str(), "hpo" | "bb" | "random" | "mf" | "hb" | "ac") {
+        return Err(format!("unknown optimizer '{}' (hpo, bb, random, mf, hb, ac)", args.optimizer).into());
+    }
     let n_instances = args.instances.unwrap_or(if args.optimizer == "ac" { 10 } else { 0 });
     let multi_fidelity = matches!(args.optimizer.as_str(), "mf" | "hb");
+    let mut out_file = match &args.out {
+        Some(path) => Some(std::fs::OpenOptions::new().create(true).append(true).open(path)?),
+        None => None,
+    };
+    // Which facades put the default configuration into their initial design: HPO (unless told
+    // not to), and random, ac and hb, whose designs start from it; bb and mf do not.
+    let default_in_design = match args.optimizer.as_str() {
+        "hpo" => !args.no_default_config,
+        "random" | "ac" | "hb" => true,
+        _ => false,
+    };
     let out_dir = tempfile::tempdir()?;
-    let mut per_func: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
-    for problem in problems(&args.func) {
-        let sigma = noise_scale(&problem);
+    let mut per_problem: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    for problem in problems::select(&args.func, args.with_hpo_tasks, &args.python)? {
+        if problem.kind == "hpo" && (multi_fidelity || n_instances > 0) {
+            eprintln!(
+                "skipping {}: budgets and instances are defined for the catalogue's functions",
+                problem.name
+            );
+            continue;
+        }
+        let sigma = if multi_fidelity { noise_scale(&problem)? } else { 0.0 };
         let offsets = match (&problem.bench, n_instances) {
             (_, 0) => None,
             (Some(b), n) => Some(instance_offsets(b, n)),
             (None, _) => {
-                eprintln!("skipping {}: instances need a suite function", problem.name);
+                eprintln!("skipping {}: instances need a box function", problem.name);
                 continue;
             }
         };
-        let f = std::sync::Arc::new(problem.f);
+        // Regret against the optimum; for tasks without a known one, the best cost itself.
+        let optimum = problem.optimum.unwrap_or(0.0);
         for seed in args.seeds.clone() {
             let mut builder = Scenario::builder(problem.space.clone())
                 .name(format!("{}_{}", args.optimizer, problem.name))
                 .output_directory(out_dir.path())
                 .n_trials(args.trials)
+                .n_workers(args.workers)
                 .deterministic(true)
                 .seed(seed);
             if multi_fidelity {
@@ -201,11 +178,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             let scenario = builder.build()?;
             let target = {
-                let (f, bench, offsets) = (f.clone(), problem.bench.clone(), offsets.clone());
+                let (f, bench, offsets) = (problem.f.clone(), problem.bench.clone(), offsets.clone());
                 move |t: &TrialInfo| {
                     let value = match (&offsets, &bench, &t.instance) {
                         (Some(o), Some(b), Some(i)) => shifted(b, &t.config, &o[i]),
-                        _ => f(&t.config),
+                        _ => f(&t.config)?,
                     };
                     let noise =
                         t.budget.map_or(0.0, |b| (1.0 - b / MAX_BUDGET) * sigma * fixed_normal(&t.config, b));
@@ -219,10 +196,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "random" => RandomFacade::builder(scenario),
                 "mf" => MultiFidelityFacade::builder(scenario),
                 "hb" => HyperbandFacade::builder(scenario),
-                "ac" => AlgorithmConfigurationFacade::builder(scenario),
-                other => {
-                    return Err(format!("unknown optimizer '{other}' (hpo, bb, random, mf, hb, ac)").into())
-                }
+                _ => AlgorithmConfigurationFacade::builder(scenario),
             }
             .target_fn(target)
             .map(|b| {
@@ -238,14 +212,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let wall_s = start.elapsed().as_secs_f64();
             let rh = smac.runhistory();
             let mut line = serde_json::json!({
-                "opt": args.optimizer,
-                "func": problem.name,
+                "optimizer": args.optimizer,
+                "problem": problem.name,
                 "seed": seed,
-                "n": args.trials,
-                "n_evals": rh.len(),
+                "n_trials": args.trials,
+                "optimum": problem.optimum,
                 "wall_s": wall_s,
+                "default_in_design": default_in_design,
+                "n_workers": args.workers,
+                "n_evals": rh.len(),
                 "peak_rss_mb": peak_rss_mb(),
-                "default_in_design": args.optimizer == "hpo" && !args.no_default_config,
             });
             let extra = if multi_fidelity {
                 // Full-budget trials are exact, so their observed cost is the true value.
@@ -256,15 +232,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     used += b / MAX_BUDGET;
                     if b == MAX_BUDGET {
                         n_full += 1;
-                        best = best.min(f(rh.config(k.config_id).expect("valid id")));
+                        best = best.min((problem.f)(rh.config(k.config_id).expect("valid id"))?);
                         if [1, 2, 5, 10, 25, 50, 100, 200].contains(&n_full) {
-                            regret_at_full
-                                .insert(n_full.to_string(), benchmarks::regret(best, problem.optimum));
+                            regret_at_full.insert(n_full.to_string(), benchmarks::regret(best, optimum));
                         }
                     }
                 }
                 serde_json::json!({
-                    "regret": benchmarks::regret(best, problem.optimum),
+                    "best": best,
+                    "regret": benchmarks::regret(best, optimum),
                     "n_full": n_full,
                     "budget_used": used,
                     "sigma": sigma,
@@ -282,44 +258,51 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     while let Some(e) = changes.next_if(|e| e.trial <= k) {
                         current = e.config_ids.first().copied();
                     }
-                    if [10, 25, 50, 100, 200, 500, 1000, 2000].contains(&k) {
+                    if CHECKPOINTS.contains(&k) {
                         if let Some(id) = current {
-                            regret_at
-                                .insert(k.to_string(), benchmarks::regret(true_mean(id), problem.optimum));
+                            regret_at.insert(k.to_string(), benchmarks::regret(true_mean(id), optimum));
                         }
                     }
                 }
                 let inc = smac.incumbent().and_then(|c| rh.config_id(&c));
                 serde_json::json!({
-                    "regret": inc.map(|id| benchmarks::regret(true_mean(id), problem.optimum)),
+                    "best": inc.map(true_mean),
+                    "regret": inc.map(|id| benchmarks::regret(true_mean(id), optimum)),
                     "n_instances": offsets.len(),
                     "incumbent_trials": inc.map(|id| rh.trials_of(id).count()),
                     "n_configs": rh.configs().len(),
                     "regret_at": regret_at,
                 })
             } else {
-                let costs: Vec<f64> = rh.iter().map(|(_, v)| v.single_cost()).collect();
                 let mut best = f64::INFINITY;
                 let mut regret_at = BTreeMap::new();
-                for (i, c) in costs.iter().enumerate() {
-                    best = best.min(*c);
-                    if [10, 25, 50, 100, 200, 500, 1000, 2000].contains(&(i + 1)) {
-                        regret_at.insert((i + 1).to_string(), benchmarks::regret(best, problem.optimum));
+                for (i, (_, v)) in rh.iter().enumerate() {
+                    best = best.min(v.single_cost());
+                    if CHECKPOINTS.contains(&(i + 1)) {
+                        regret_at.insert((i + 1).to_string(), benchmarks::regret(best, optimum));
                     }
                 }
-                serde_json::json!({ "regret": benchmarks::regret(best, problem.optimum), "regret_at": regret_at })
+                serde_json::json!({
+                    "best": best,
+                    "regret": benchmarks::regret(best, optimum),
+                    "regret_at": regret_at,
+                })
             };
             for (k, v) in extra.as_object().expect("object") {
                 line[k] = v.clone();
             }
             println!("{line}");
-            let entry = per_func.entry(problem.name.clone()).or_default();
+            if let Some(file) = &mut out_file {
+                writeln!(file, "{line}")?;
+                file.flush()?;
+            }
+            let entry = per_problem.entry(problem.name.clone()).or_default();
             entry.0.push(line["regret"].as_f64().unwrap_or(f64::NAN));
             entry.1.push(wall_s);
         }
     }
     if args.summary {
-        let funcs: serde_json::Map<String, serde_json::Value> = per_func
+        let problems: serde_json::Map<String, serde_json::Value> = per_problem
             .into_iter()
             .map(|(name, (regrets, walls))| {
                 let runs = regrets.len();
@@ -331,7 +314,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 (name, v)
             })
             .collect();
-        println!("{}", serde_json::json!({ "summary": args.optimizer, "per_func": funcs }));
+        println!("{}", serde_json::json!({ "summary": args.optimizer, "per_problem": problems }));
     }
     Ok(())
 }
