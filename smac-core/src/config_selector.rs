@@ -46,6 +46,7 @@ pub struct ConfigSelector {
     challengers: VecDeque<Configuration>,
     used_from_list: usize,
     data_at_generation: usize,
+    batch: usize,
 }
 
 /// Random draws tried before giving up on finding an unseen configuration (tiny spaces).
@@ -65,6 +66,7 @@ impl ConfigSelector {
             challengers: VecDeque::new(),
             used_from_list: 0,
             data_at_generation: usize::MAX,
+            batch: 1,
         }
     }
 
@@ -88,6 +90,14 @@ impl ConfigSelector {
         self
     }
 
+    /// How many configurations the caller is about to ask for at once (idle workers): a
+    /// challenger list then serves at least that many before it is regenerated, so one fit
+    /// serves the batch (with 256 idle workers, regenerating every `retrain_after` made the
+    /// optimizer, not the trials, the bottleneck).
+    pub fn expect_batch(&mut self, n: usize) {
+        self.batch = n.max(1);
+    }
+
     /// Design configurations not yet handed out.
     pub fn remaining_design(&self) -> usize {
         self.design.len()
@@ -109,8 +119,8 @@ impl ConfigSelector {
             && runhistory.len() >= self.min_trials
             && rng.random::<f64>() >= self.random_probability;
         if use_model {
-            let stale =
-                self.used_from_list >= self.retrain_after && runhistory.len() > self.data_at_generation;
+            let stale = self.used_from_list >= self.retrain_after.max(self.batch)
+                && runhistory.len() > self.data_at_generation;
             if self.challengers.is_empty() || stale {
                 self.regenerate(runhistory, incumbents, rng)?;
             }

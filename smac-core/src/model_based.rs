@@ -66,7 +66,7 @@ impl ModelBasedGenerator {
             encoder,
             features,
             fitted_on: None,
-            pending: PendingStrategy::CollapseVariance,
+            pending: PendingStrategy::default(),
             n_fantasies: 0,
             n_rows: 0,
             n_return: 100,
@@ -82,7 +82,7 @@ impl ModelBasedGenerator {
         self
     }
 
-    /// How proposals account for running trials (default: [`PendingStrategy::CollapseVariance`]).
+    /// How proposals account for running trials (default: [`PendingStrategy::CollapseVariance`] with [`pending::COLLAPSE_RADIUS`]).
     pub fn pending(mut self, strategy: PendingStrategy) -> Self {
         self.pending = strategy;
         self
@@ -194,9 +194,14 @@ impl ConfigGenerator for ModelBasedGenerator {
         let starts: Vec<Vec<f64>> = by_mean.iter().map(|i| observed[*i].clone()).collect();
 
         let collapse = match self.pending {
-            PendingStrategy::CollapseVariance => {
+            PendingStrategy::CollapseVariance(fraction) => {
                 let budget = self.encoder.training_budget(rh, self.min_trials).flatten();
-                VarianceCollapse::new(&self.space, &pending::running_at_budget(rh, budget), &observed)
+                VarianceCollapse::new(
+                    &self.space,
+                    &pending::running_at_budget(rh, budget),
+                    &observed,
+                    fraction,
+                )
             }
             _ => None,
         };
@@ -215,7 +220,20 @@ impl ConfigGenerator for ModelBasedGenerator {
             );
             Ok(scores.clone())
         };
-        let candidates = self.maximizer.maximize(&self.space, &mut scorer, &starts, self.n_return, rng)?;
+        let mut candidates =
+            self.maximizer.maximize(&self.space, &mut scorer, &starts, self.n_return, rng)?;
+        if let Some(c) = collapse.as_ref().filter(|_| candidates.len() > 1) {
+            let vectors: Vec<Vec<f64>> = candidates.iter().map(|c| c.vector.clone()).collect();
+            let (m, mut v) = predict_marginalized(&*self.model, d, n_cols, &self.features, &vectors)?;
+            let v = v.as_slice_mut().expect("contiguous");
+            c.apply(&vectors, v);
+            let acquisition = &mut self.acquisition;
+            let order = c.batch_order(&vectors, m.as_slice().expect("contiguous"), v, |m, v, s| {
+                acquisition.score(m, v, s)
+            });
+            let mut slots: Vec<Option<_>> = candidates.into_iter().map(Some).collect();
+            candidates = order.into_iter().filter_map(|i| slots[i].take()).collect();
+        }
         debug!(
             n = candidates.len(),
             best = candidates.first().map(|c| c.score),

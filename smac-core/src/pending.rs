@@ -19,8 +19,11 @@
 //!   variance. Measured on a 2-d bowl (`smac-core/tests/pending.rs`), fantasy rows move the
 //!   forest's proposals *towards* running trials, whatever the lie: the extra splits sharpen
 //!   the trees around them and the disagreement between the lie and its neighbours raises the
-//!   forest's variance there. The radius `ℓ` is half the median nearest-neighbour distance of
-//!   the evaluated configurations, so it shrinks as the data gets denser.
+//!   forest's variance there. The radius `ℓ` is a fraction ([`COLLAPSE_RADIUS`]) of the median
+//!   nearest-neighbour distance of the evaluated configurations, so it shrinks as the data gets
+//!   denser. A batch of proposals
+//!   taken from one fit (many idle workers) is ordered greedily the same way
+//!   ([`VarianceCollapse::batch_order`]), so one fit serves the batch without crowding it.
 //!
 //! With one worker no trial is running at proposal time, so sequential runs are unchanged.
 //! Fantasies are added in a fixed order (by configuration id, instance, seed, budget), so a run
@@ -35,14 +38,24 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// How proposals account for running trials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum PendingStrategy {
     /// Running trials are ignored (SMAC3's behaviour).
     Ignore,
     /// Refit with running trials as fantasy rows valued at the lie.
     ConstantLiar(Fantasy),
-    /// Keep the fit; shrink predicted variances near running configurations.
-    CollapseVariance,
+    /// Keep the fit; shrink predicted variances near running configurations, within a radius
+    /// of this fraction of the median nearest-neighbour distance of the evaluated ones.
+    CollapseVariance(f64),
+}
+
+/// The forest presets' radius fraction (see [`PendingStrategy::CollapseVariance`]).
+pub const COLLAPSE_RADIUS: f64 = 0.5;
+
+impl Default for PendingStrategy {
+    fn default() -> Self {
+        PendingStrategy::CollapseVariance(COLLAPSE_RADIUS)
+    }
 }
 
 /// The value a running trial is assumed to have scored (in the model's transformed targets).
@@ -136,7 +149,12 @@ const RADIUS_SAMPLE: usize = 256;
 impl VarianceCollapse {
     /// A collapse around the `running` configurations, with the radius taken from the
     /// `observed` ones; `None` when nothing runs or the radius cannot be estimated.
-    pub fn new(space: &ConfigSpace, running: &[(usize, &TrialInfo)], observed: &[Vec<f64>]) -> Option<Self> {
+    pub fn new(
+        space: &ConfigSpace,
+        running: &[(usize, &TrialInfo)],
+        observed: &[Vec<f64>],
+        radius_fraction: f64,
+    ) -> Option<Self> {
         if running.is_empty() || observed.len() < 2 {
             return None;
         }
@@ -164,7 +182,7 @@ impl VarianceCollapse {
             return None;
         }
         nearest.sort_by(f64::total_cmp);
-        let radius = 0.5 * nearest[nearest.len() / 2].sqrt();
+        let radius = radius_fraction * nearest[nearest.len() / 2].sqrt();
         if radius.is_nan() || radius <= 0.0 {
             return None;
         }
@@ -173,6 +191,38 @@ impl VarianceCollapse {
             categorical,
             inv_two_l2: 1.0 / (2.0 * radius * radius),
         })
+    }
+
+    /// Orders `vectors` (predicted `mean`, `var`, variances already collapsed around the
+    /// running trials) for a batch taken from one fit: greedily the best acquisition value,
+    /// then the variances of the rest are collapsed around that pick as if it were running,
+    /// and so on. Without this, a batch from one sorted list piles into one region.
+    pub fn batch_order(
+        &self,
+        vectors: &[Vec<f64>],
+        mean: &[f64],
+        var: &mut [f64],
+        mut score: impl FnMut(&[f64], &[f64], &mut [f64]),
+    ) -> Vec<usize> {
+        let mut remaining: Vec<usize> = (0..vectors.len()).collect();
+        let mut order = Vec::with_capacity(vectors.len());
+        let (mut m, mut v, mut s) = (Vec::new(), Vec::new(), Vec::new());
+        while !remaining.is_empty() {
+            m.clear();
+            v.clear();
+            m.extend(remaining.iter().map(|&i| mean[i]));
+            v.extend(remaining.iter().map(|&i| var[i]));
+            s.resize(remaining.len(), 0.0);
+            score(&m, &v, &mut s);
+            let best = (0..remaining.len()).fold(0, |b, k| if s[k] > s[b] { k } else { b });
+            let pick = remaining.swap_remove(best);
+            order.push(pick);
+            for &i in &remaining {
+                var[i] *= 1.0
+                    - (-distance2(&vectors[i], &vectors[pick], &self.categorical) * self.inv_two_l2).exp();
+            }
+        }
+        order
     }
 
     /// Multiplies each variance by the collapse factor of its configuration vector.
@@ -203,6 +253,28 @@ fn distance2(a: &[f64], b: &[f64], categorical: &[bool]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_from_one_fit_does_not_take_near_duplicates_first() {
+        let collapse =
+            VarianceCollapse { running: Vec::new(), categorical: vec![false, false], inv_two_l2: 50.0 };
+        // 0 and 1 nearly coincide and score best; 2 is far away and scores a little lower.
+        let vectors = vec![vec![0.5, 0.5], vec![0.51, 0.5], vec![0.1, 0.9]];
+        let mean = [0.0; 3];
+        let mut var = [1.0, 0.99, 0.9];
+        // A stand-in acquisition: the variance.
+        let order = collapse.batch_order(&vectors, &mean, &mut var, |_, v, s| s.copy_from_slice(v));
+        assert_eq!(order, vec![0, 2, 1]);
+        // Sorted by the acquisition alone, the near-duplicate would come second.
+        let mut alone = [1.0, 0.99, 0.9];
+        let sorted = VarianceCollapse { inv_two_l2: f64::INFINITY, ..collapse }.batch_order(
+            &vectors,
+            &mean,
+            &mut alone,
+            |_, v, s| s.copy_from_slice(v),
+        );
+        assert_eq!(sorted, vec![0, 1, 2]);
+    }
 
     #[test]
     fn lies_are_mean_min_and_max_of_the_observations() {

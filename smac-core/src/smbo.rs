@@ -247,6 +247,7 @@ impl<R: Runner> Smbo<R> {
 
     fn run_loop(&mut self) -> Result<(), SmacError> {
         loop {
+            self.selector.expect_batch(self.runner.count_available_workers());
             while self.may_submit()
                 && (self.runner.count_available_workers() > 0 || !self.runner.is_running())
             {

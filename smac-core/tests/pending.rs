@@ -59,7 +59,7 @@ fn generator(kind: &str, scenario: &Scenario, strategy: PendingStrategy) -> Mode
 /// Each surrogate's default strategy (the facades' choice).
 fn aware(kind: &str) -> PendingStrategy {
     if kind == "forest" {
-        PendingStrategy::CollapseVariance
+        PendingStrategy::default()
     } else {
         PendingStrategy::ConstantLiar(Fantasy::Mean)
     }
