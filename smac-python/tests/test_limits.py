@@ -1,5 +1,6 @@
 """trial_walltime_limit and trial_memory_limit (SMAC3 semantics, seconds and MB): enforced in
-worker processes; with one worker and a limit, trials run in a worker process too."""
+worker processes (with one worker and a limit, trials run in a worker process too) and on Dask
+(each trial in a process of its own on the Dask worker)."""
 
 import os
 import threading
@@ -91,11 +92,26 @@ def test_a_limited_target_that_cannot_be_shipped_is_a_clear_error(space, tmp_pat
         RandomFacade(s, holds_a_lock, overwrite=True)
 
 
-def test_limits_on_dask_warn_that_they_are_not_enforced(space, tmp_path):
+def hangs_allocates_or_returns(config, seed: int = 0):
+    if config["x"] > 2.0:
+        threading.Event().wait()
+    if config["x"] < -2.0:
+        return float(len(bytearray(2 * LIMIT_MB << 20)))
+    return quadratic(config), {"pid": os.getpid()}
+
+
+def test_limits_on_dask_run_each_trial_in_a_process_of_its_own(space, tmp_path):
     distributed = pytest.importorskip("distributed", reason="SKIP: distributed is not installed")
-    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
-        s = Scenario(space, output_directory=tmp_path, name="dask", n_trials=2, trial_memory_limit=LIMIT_MB)
-        with pytest.warns(UserWarning, match="not enforced on a Dask cluster"):
-            smac = RandomFacade(s, quadratic, dask_client=client, overwrite=True)
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as client:
+        s = Scenario(space, output_directory=tmp_path, name="dask", n_trials=12, trial_walltime_limit=0.5,
+                     trial_memory_limit=LIMIT_MB, deterministic=True)
+        smac = RandomFacade(s, hangs_allocates_or_returns, dask_client=client, overwrite=True)
         smac.optimize()
-        assert len(smac.runhistory) == 2
+        by = _by_status(smac)
+        assert len(smac.runhistory) == 12
+        assert set(by) == {StatusType.SUCCESS, StatusType.TIMEOUT, StatusType.MEMORYOUT}, by
+        assert all("trial_walltime_limit=0.5" in v.additional_info["error"] for v in by[StatusType.TIMEOUT])
+        assert all(f"trial_memory_limit={LIMIT_MB} MB" in v.additional_info["error"] for v in by[StatusType.MEMORYOUT])
+        # The Dask worker runs in this process; the trials did not.
+        assert os.getpid() not in {v.additional_info["pid"] for v in by[StatusType.SUCCESS]}
+        assert client.submit(lambda a: a + 1, 1).result() == 2

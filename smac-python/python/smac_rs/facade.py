@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import random
-import warnings
 from typing import Any, Callable
 
 import ConfigSpace.read_and_write.json as cs_json
@@ -246,13 +245,7 @@ class AbstractFacade:
         backend = None
         self._backend: Any = None
         limited = scenario.trial_walltime_limit is not None or scenario.trial_memory_limit is not None
-        if limited and dask_client is not None:
-            warnings.warn(
-                "trial_walltime_limit and trial_memory_limit are not enforced on a Dask cluster "
-                "(smac_rs enforces them in its own worker processes: use n_workers instead of dask_client)",
-                UserWarning,
-                stacklevel=2,
-            )
+        memory_mb = None if scenario.trial_memory_limit is None else int(scenario.trial_memory_limit)
         # Per-trial limits cannot be enforced on a call in this process (SMAC3 runs such trials
         # in a pynisher subprocess): with a limit, a single worker runs in a worker process too.
         if self._evaluator is not None and (dask_client is not None or scenario.n_workers > 1 or limited):
@@ -271,14 +264,9 @@ class AbstractFacade:
                     where = "in a worker process, where trial_walltime_limit and trial_memory_limit are enforced"
                 raise TypeError(f"the target function cannot be pickled (cloudpickle) to run {where}: {e}") from e
             if dask_client is not None:
-                backend = DaskBackend(dask_client, payload)
+                backend = DaskBackend(dask_client, payload, scenario.trial_walltime_limit, memory_mb)
             else:
-                backend = ProcessBackend(
-                    max(1, scenario.n_workers),
-                    payload,
-                    scenario.trial_walltime_limit,
-                    None if scenario.trial_memory_limit is None else int(scenario.trial_memory_limit),
-                )
+                backend = ProcessBackend(max(1, scenario.n_workers), payload, scenario.trial_walltime_limit, memory_mb)
         try:
             self._core = _core.Optimizer(
                 self._facade,
