@@ -124,3 +124,27 @@ def test_bad_data_to_scatter_is_a_clear_error(space, tmp_path):
     with pytest.raises(TypeError, match="keyword argument 'data_to_scatter'"):
         smac.optimize(data_to_scatter={"a": 1})
     assert len(smac.runhistory) == 0
+
+
+def _refuse(blob: bytes):
+    raise RuntimeError("this data cannot be loaded here")
+
+
+class Unloadable:
+    """Pickles fine, fails to load in the worker."""
+
+    def __reduce__(self):
+        return (_refuse, (b"",))
+
+
+def test_data_that_cannot_travel_or_load_is_a_clear_error(space, tmp_path):
+    import threading
+
+    s = Scenario(space, output_directory=tmp_path, name="bad", n_trials=4, n_workers=2)
+    smac = RandomFacade(s, uses_data, overwrite=True)
+    with pytest.raises(TypeError, match="data_to_scatter cannot be sent to the workers"):
+        smac.optimize(data_to_scatter={"lock": threading.Lock()})
+    with pytest.raises(RuntimeError, match="data_to_scatter could not be loaded in a worker process"):
+        smac.optimize(data_to_scatter={"payload": Unloadable()})
+    assert len(smac.runhistory) == 0
+    smac.close()
