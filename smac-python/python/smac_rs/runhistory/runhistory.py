@@ -128,7 +128,7 @@ class RunHistory:
     def _average(self, config_id: int) -> float | list[float]:
         keys = self._trials_of.get(config_id, [])
         if not keys:
-            return float("inf") if self._n_objectives == 1 else [float("inf")] * self._n_objectives
+            return float("inf") if self._n_objectives <= 1 else [float("inf")] * self._n_objectives
         # SMAC3 averages over the trials on the highest budget a configuration was run on.
         top = max((k.budget or 0.0) for k in keys)
         rows = [_as_list(self._data[k].cost) for k in keys if (k.budget or 0.0) == top]
