@@ -155,11 +155,11 @@ class Evaluator:
         """The ``ConfigSpace.Configuration`` of the given active values."""
         return Configuration(self.configspace, values=values)
 
-    def __call__(self, trial_json: str) -> str:
+    def __call__(self, trial_json: str, extra_kwargs: dict[str, Any] | None = None) -> str:
         trial = json.loads(trial_json)
         config = self.config(trial["config"])
         kwargs = {k: trial[k] for k in self.keywords}
-        kwargs.update(self.extra_kwargs)
+        kwargs.update(self.extra_kwargs if extra_kwargs is None else extra_kwargs)
         return self.evaluate(config, kwargs)
 
     def evaluate(self, config: Configuration, kwargs: dict[str, Any]) -> str:

@@ -67,8 +67,8 @@ def run_remote(token: str, payload: bytes, trial_json: str, data_to_scatter: Any
 
         evaluator = cloudpickle.loads(payload)
         _LOADED[token] = evaluator
-    evaluator.extra_kwargs = {} if data_to_scatter is None else {"data_to_scatter": data_to_scatter}
-    return evaluator(trial_json)
+    # Passed with the call, not stored: the threads of a Dask worker share the evaluator.
+    return evaluator(trial_json, {} if data_to_scatter is None else {"data_to_scatter": data_to_scatter})
 
 
 @contextlib.contextmanager
