@@ -11,6 +11,10 @@ and reports what happened. The Rust ``PyBackend`` calls these objects with the G
   ``("workers", 0, "")`` (the number of workers changed) or ``None`` after ``timeout`` seconds;
 - ``capacity()``, ``n_workers()``, ``describe()``, ``is_alive()``, ``scatter(name, data)``,
   ``close()``.
+
+The facade calls ``set_data(data)`` around ``optimize(data_to_scatter=data)``: the data goes to
+every worker once (not once per trial) and each trial receives it as the keyword argument
+``data_to_scatter``, as in SMAC3; ``set_data(None)`` ends that.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ Event = tuple  # (kind, seq, payload)
 class _Worker:
     """One ``python -m smac_rs._worker`` process."""
 
-    def __init__(self, payload: bytes) -> None:
+    def __init__(self, payload: bytes, memory_limit_mb: int | None = None) -> None:
         env = dict(os.environ)
         # The worker must import the same smac_rs as this process, wherever it was loaded from.
         # Like multiprocessing's spawn: the parent's import path, so targets defined in its
@@ -55,7 +59,7 @@ class _Worker:
         self.fd = self.proc.stdout.fileno()
         self.buffer = b""
         self.running: dict[int, float] = {}  # seq -> start time (inf until the worker starts it)
-        self.send(("init", payload))
+        self.send(("init", payload, memory_limit_mb))
 
     def send(self, obj: Any) -> None:
         import pickle
@@ -92,13 +96,77 @@ class _Worker:
                 pass
 
 
+def _failure_value(status: StatusType, start: float, now: float, error: str) -> str:
+    """The value JSON of a trial the backend ended (timeout) or lost with its process."""
+    value = {
+        "cost": [], "time": now - start, "cpu_time": 0.0, "status": int(status),
+        "starttime": start, "endtime": now, "additional_info": {"error": error},
+    }
+    return json.dumps(value)
+
+
+def _timeout_value(start: float, now: float, limit: float) -> str:
+    return _failure_value(StatusType.TIMEOUT, start, now, f"the trial exceeded trial_walltime_limit={limit} s")
+
+
+def run_limited(
+    payload: bytes, trial_json: str, data_to_scatter: Any, walltime_limit: float | None, memory_limit_mb: int | None
+) -> str:
+    """Evaluates one trial on a Dask worker in a process of its own (``smac_rs._worker``), where
+    the walltime limit can stop it and the memory limit cannot touch the Dask worker, as SMAC3
+    runs limited trials in a pynisher subprocess there. The process lives for this trial only."""
+    import cloudpickle
+
+    w = _Worker(payload, memory_limit_mb)
+    selector = selectors.DefaultSelector()
+    selector.register(w.fd, selectors.EVENT_READ)
+    start = time.time()
+    started: float | None = None
+    try:
+        if data_to_scatter is not None:
+            w.send(("data", cloudpickle.dumps(data_to_scatter)))
+        w.send(("trial", 0, trial_json))
+        while True:
+            wait = None
+            if walltime_limit is not None and started is not None:
+                wait = max(0.0, started + walltime_limit - time.time())
+            if not selector.select(wait):
+                return _timeout_value(started or start, time.time(), walltime_limit or 0.0)
+            frames = w.frames()
+            if frames is None:
+                code = w.proc.wait()
+                return _failure_value(
+                    StatusType.CRASHED, started or start, time.time(),
+                    f"the trial's process {w.proc.pid} on the Dask worker died (exit code {code})",
+                )
+            for f in frames:
+                if f[0] == "started":
+                    started = time.time()
+                elif f[0] == "result":
+                    return f[2]
+                elif f[0] == "fatal":
+                    raise RuntimeError(f[1])
+    finally:
+        selector.close()
+        w.kill()
+
+
 class ProcessBackend:
     """``n_workers`` local worker processes; a dead worker's trial is reported lost and the
     worker replaced. ``trial_walltime_limit`` is enforced by killing the worker (status
-    ``TIMEOUT``)."""
+    ``TIMEOUT``); ``trial_memory_limit`` (MB) by the worker, as its address-space limit while a
+    trial runs (status ``MEMORYOUT``)."""
 
-    def __init__(self, n_workers: int, payload: bytes, trial_walltime_limit: float | None = None) -> None:
+    def __init__(
+        self,
+        n_workers: int,
+        payload: bytes,
+        trial_walltime_limit: float | None = None,
+        trial_memory_limit: int | None = None,
+    ) -> None:
         self._payload = payload
+        self._memory_limit = trial_memory_limit
+        self._data: bytes | None = None  # cloudpickled data_to_scatter, sent to each new worker
         self._limit = trial_walltime_limit
         self._events: collections.deque[Event] = collections.deque()
         self._selector = selectors.DefaultSelector()
@@ -109,7 +177,9 @@ class ProcessBackend:
             self._spawn()
 
     def _spawn(self) -> None:
-        w = _Worker(self._payload)
+        w = _Worker(self._payload, self._memory_limit)
+        if self._data is not None:
+            w.send(("data", self._data))
         self._workers.append(w)
         self._selector.register(w.fd, selectors.EVENT_READ, w)
 
@@ -155,12 +225,7 @@ class ProcessBackend:
             if late:
                 for seq in late:
                     start = w.running.pop(seq)
-                    value = {
-                        "cost": [], "time": now - start, "cpu_time": 0.0,
-                        "status": int(StatusType.TIMEOUT), "starttime": start, "endtime": now,
-                        "additional_info": {"error": f"the trial exceeded trial_walltime_limit={self._limit} s"},
-                    }
-                    self._events.append(("finished", seq, json.dumps(value)))
+                    self._events.append(("finished", seq, _timeout_value(start, now, self._limit)))
                 self._retire(w, "its worker was stopped because another trial on it timed out")
 
     def next_event(self, timeout: float | None) -> Event | None:
@@ -195,6 +260,17 @@ class ProcessBackend:
                 break
         return self._events.popleft() if self._events else None
 
+    def set_data(self, data: Any) -> None:
+        """Sends ``data`` (``None``: no data) to every worker once, and to workers started later."""
+        import cloudpickle
+
+        self._data = None if data is None else cloudpickle.dumps(data)
+        for w in self._workers:
+            try:
+                w.send(("data", self._data))
+            except (BrokenPipeError, OSError):
+                pass  # a dead worker is replaced (with the data) once next_event sees it
+
     def scatter(self, name: str, data: bytes) -> None:
         raise NotImplementedError("scatter: data travels with the target (cloudpickled once per worker)")
 
@@ -221,15 +297,27 @@ class ProcessBackend:
 
 class DaskBackend:
     """Trials as tasks of a user's Dask client (SMAC3's ``dask_client=``). The evaluator is
-    scattered to every worker once; the client and its cluster are never closed by us."""
+    scattered to every worker once; the client and its cluster are never closed by us. With
+    ``trial_walltime_limit`` or ``trial_memory_limit`` each trial runs in a process of its own
+    on the Dask worker, as SMAC3's pynisher runs it there."""
 
-    def __init__(self, client: Any, payload: bytes) -> None:
+    def __init__(
+        self,
+        client: Any,
+        payload: bytes,
+        trial_walltime_limit: float | None = None,
+        trial_memory_limit: int | None = None,
+    ) -> None:
         import distributed
+
+        # With a limit, each trial runs in a process of its own on the Dask worker (run_limited).
+        self._limits = (trial_walltime_limit, trial_memory_limit)
 
         self._distributed = distributed
         self._client = client
         self._token = uuid.uuid4().hex
         self._payload = client.scatter(payload, broadcast=True, hash=False)
+        self._data: Any = None  # futures of client.scatter(data_to_scatter)
         self._futures: dict[Any, int] = {}
         self._workers_seen = -1
         self._closed = False
@@ -263,7 +351,10 @@ class DaskBackend:
     def submit(self, seq: int, trial_json: str) -> None:
         from smac_rs._worker import run_remote
 
-        future = self._client.submit(run_remote, self._token, self._payload, trial_json, pure=False)
+        if self._limits != (None, None):
+            future = self._client.submit(run_limited, self._payload, trial_json, self._data, *self._limits, pure=False)
+        else:
+            future = self._client.submit(run_remote, self._token, self._payload, trial_json, self._data, pure=False)
         self._futures[future] = seq
 
     def next_event(self, timeout: float | None) -> Event | None:
@@ -285,6 +376,11 @@ class DaskBackend:
         if future.status == "finished":
             return ("finished", seq, future.result())
         return ("lost", seq, f"the Dask task failed: {future.exception()!r}")
+
+    def set_data(self, data: Any) -> None:
+        """Scatters ``data`` to every worker once, as SMAC3 does (``broadcast=True``); the
+        trials get its futures, which Dask resolves on the worker."""
+        self._data = None if data is None else self._client.scatter(data, broadcast=True)
 
     def scatter(self, name: str, data: bytes) -> None:
         raise NotImplementedError("scatter: data travels with the target (scattered once to every worker)")

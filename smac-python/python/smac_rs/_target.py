@@ -70,6 +70,18 @@ def check_signature(
     return tuple(k for k in _KEYWORDS if k in named or var_kw)
 
 
+def accepts_keyword(target: Callable[..., Any], name: str) -> bool:
+    """Whether ``target`` can be called with the keyword argument ``name``."""
+    try:
+        params = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return True  # unreadable signature: let the call decide
+    return any(
+        p.kind == p.VAR_KEYWORD or (p.name == name and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+        for p in params
+    )
+
+
 def parse_result(result: Any, objectives: list[str]) -> tuple[list[float], dict[str, Any]]:
     """The costs (one per objective, in the scenario's order) and extra information a target
     returned. Raises ``ValueError`` saying what is wrong with the result."""
@@ -127,15 +139,27 @@ class Evaluator:
         self.configspace = configspace
         self.objectives = list(objectives)
         self.keywords = check_signature(target, needs_instance=needs_instance, needs_budget=needs_budget)
+        #: Keyword arguments passed to every call besides seed/instance/budget: SMAC3's
+        #: ``data_to_scatter`` while ``optimize(data_to_scatter=...)`` runs.
+        self.extra_kwargs: dict[str, Any] = {}
+        #: The address-space limit the worker process applies around each trial, if any.
+        self.memory_limit_mb: int | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Scattered data travels on its own (once per worker), never inside the pickled evaluator.
+        state = dict(self.__dict__)
+        state["extra_kwargs"] = {}
+        return state
 
     def config(self, values: dict[str, Any]) -> Configuration:
         """The ``ConfigSpace.Configuration`` of the given active values."""
         return Configuration(self.configspace, values=values)
 
-    def __call__(self, trial_json: str) -> str:
+    def __call__(self, trial_json: str, extra_kwargs: dict[str, Any] | None = None) -> str:
         trial = json.loads(trial_json)
         config = self.config(trial["config"])
         kwargs = {k: trial[k] for k in self.keywords}
+        kwargs.update(self.extra_kwargs if extra_kwargs is None else extra_kwargs)
         return self.evaluate(config, kwargs)
 
     def evaluate(self, config: Configuration, kwargs: dict[str, Any]) -> str:
@@ -151,6 +175,10 @@ class Evaluator:
         except Exception as e:  # noqa: BLE001 - every target failure is a crashed trial
             status = StatusType.CRASHED
             info = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+            if isinstance(e, MemoryError) and self.memory_limit_mb is not None:
+                # As SMAC3 with pynisher: an allocation refused under the limit is MEMORYOUT.
+                status = StatusType.MEMORYOUT
+                info["error"] = f"the trial exceeded trial_memory_limit={self.memory_limit_mb} MB ({info['error']})"
         end = time.time()
         value = {
             "cost": costs,

@@ -5,8 +5,9 @@
 
 Where trials run: in this process with one worker (the target is called with the GIL held
 for the call only; the optimizer releases it), in ``scenario.n_workers`` worker processes
-(``smac_rs._worker``, the target cloudpickled once per worker), or on the Dask cluster of
-``dask_client=`` (never closed by us). The latter two go through smac-runner's parallel
+(``smac_rs._worker``, the target cloudpickled once per worker; also with one worker when a
+per-trial walltime or memory limit is set, since a call in this process cannot be bounded), or
+on the Dask cluster of ``dask_client=`` (never closed by us). The latter two go through smac-runner's parallel
 runner core, which retries a trial whose worker died instead of recording it as a failure.
 """
 
@@ -20,7 +21,7 @@ import ConfigSpace.read_and_write.json as cs_json
 from ConfigSpace import Configuration
 
 from smac_rs import _core
-from smac_rs._target import Evaluator
+from smac_rs._target import Evaluator, accepts_keyword
 from smac_rs.callback import Callback
 from smac_rs.components import (
     AbstractInitialDesign,
@@ -242,7 +243,12 @@ class AbstractFacade:
             components["random_design_probability"] = float(random_design.probability)
         self.intensifier = IntensifierView(self, intensifier)
         backend = None
-        if self._evaluator is not None and (dask_client is not None or scenario.n_workers > 1):
+        self._backend: Any = None
+        limited = scenario.trial_walltime_limit is not None or scenario.trial_memory_limit is not None
+        memory_mb = None if scenario.trial_memory_limit is None else int(scenario.trial_memory_limit)
+        # Per-trial limits cannot be enforced on a call in this process (SMAC3 runs such trials
+        # in a pynisher subprocess): with a limit, a single worker runs in a worker process too.
+        if self._evaluator is not None and (dask_client is not None or scenario.n_workers > 1 or limited):
             import cloudpickle
 
             from smac_rs._backends import DaskBackend, ProcessBackend
@@ -250,12 +256,17 @@ class AbstractFacade:
             try:
                 payload = cloudpickle.dumps(self._evaluator)
             except Exception as e:
-                where = "on Dask workers" if dask_client is not None else f"in {scenario.n_workers} worker processes"
+                if dask_client is not None:
+                    where = "on Dask workers"
+                elif scenario.n_workers > 1:
+                    where = f"in {scenario.n_workers} worker processes"
+                else:
+                    where = "in a worker process, where trial_walltime_limit and trial_memory_limit are enforced"
                 raise TypeError(f"the target function cannot be pickled (cloudpickle) to run {where}: {e}") from e
             if dask_client is not None:
-                backend = DaskBackend(dask_client, payload)
+                backend = DaskBackend(dask_client, payload, scenario.trial_walltime_limit, memory_mb)
             else:
-                backend = ProcessBackend(scenario.n_workers, payload, scenario.trial_walltime_limit)
+                backend = ProcessBackend(max(1, scenario.n_workers), payload, scenario.trial_walltime_limit, memory_mb)
         try:
             self._core = _core.Optimizer(
                 self._facade,
@@ -271,6 +282,7 @@ class AbstractFacade:
             if backend is not None:
                 backend.close()
             raise
+        self._backend = backend
         self._sync()
 
     # -- the facade's component defaults, overridden by the presets below ---------------------
@@ -303,10 +315,18 @@ class AbstractFacade:
         self.intensifier._incumbent_ids = state["incumbents"]
         self.intensifier.trajectory = _trajectory(state["trajectory"])
         run_dir = state["run_directory"]
-        if run_dir and self._scenario.name is None:
+        if run_dir:
             from pathlib import Path
 
-            self._scenario.name = Path(run_dir).parent.name
+            if self._scenario.name is None:
+                self._scenario.name = Path(run_dir).parent.name
+            # The run's meta data, so that scenario.save() writes what the run directory has.
+            try:
+                meta = json.loads((Path(run_dir) / "scenario.json").read_text()).get("_meta")
+            except (OSError, ValueError):
+                meta = None
+            if isinstance(meta, dict):
+                self._scenario._meta = meta
 
     def _trial_info(self, t: dict[str, Any]) -> TrialInfo:
         if "config_id" in t:
@@ -341,10 +361,40 @@ class AbstractFacade:
     def optimize(self, *, data_to_scatter: dict[str, Any] | None = None) -> Configuration | list[Configuration] | None:
         """Runs until ``n_trials``, the walltime or CPU limit is reached or a callback stops;
         returns the incumbent (a list for several objectives). Ctrl-C raises
-        ``KeyboardInterrupt`` after the finished trials are saved."""
-        if data_to_scatter is not None:
-            raise NotImplementedError("data_to_scatter: close over the data in the target; it is shipped once per worker")
-        self._core.optimize()
+        ``KeyboardInterrupt`` after the finished trials are saved.
+
+        ``data_to_scatter`` (a non-empty dict) reaches every trial of this call as the target's
+        keyword argument ``data_to_scatter``, as in SMAC3. It is sent once per worker: in this
+        process it is passed as is, worker processes receive it once when the call starts (and
+        replacement workers when they start), and on Dask it is ``client.scatter``-ed with
+        ``broadcast=True`` once."""
+        if data_to_scatter is None:
+            self._core.optimize()
+            return self.incumbent
+        if isinstance(data_to_scatter, dict) and len(data_to_scatter) == 0:
+            raise ValueError("data_to_scatter must be None or a dict with some elements, but got an empty dict")
+        if self._evaluator is None:
+            raise RuntimeError("data_to_scatter needs a target function")
+        if not accepts_keyword(self._evaluator.target, "data_to_scatter"):
+            raise TypeError(
+                "optimize(data_to_scatter=...) passes the data to the target function as the keyword "
+                "argument 'data_to_scatter' (as SMAC3 does), but the target takes no such parameter "
+                "(add data_to_scatter=None or **kwargs to its signature)"
+            )
+        if self._backend is not None:
+            try:
+                self._backend.set_data(data_to_scatter)
+            except Exception as e:
+                raise TypeError(f"data_to_scatter cannot be sent to the workers: {e}") from e
+        else:
+            self._evaluator.extra_kwargs = {"data_to_scatter": data_to_scatter}
+        try:
+            self._core.optimize()
+        finally:
+            if self._backend is not None:
+                self._backend.set_data(None)
+            else:
+                self._evaluator.extra_kwargs = {}
         return self.incumbent
 
     def ask(self) -> TrialInfo:

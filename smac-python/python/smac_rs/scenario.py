@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from pathlib import Path
@@ -58,6 +59,14 @@ class Scenario:
         self.max_budget = max_budget
         self.seed = seed
         self.n_workers = n_workers
+        #: The run's description (facade, components) as the run directory's scenario.json has
+        #: it; filled when a facade is built on this scenario or by ``load``.
+        self._meta: dict[str, Any] = {}
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The run's meta data (set by the facade, as in SMAC3)."""
+        return self._meta
 
     @property
     def output_directory(self) -> Path:
@@ -69,6 +78,11 @@ class Scenario:
     def objective_names(self) -> list[str]:
         """The objectives as a list."""
         return [self.objectives] if isinstance(self.objectives, str) else list(self.objectives)
+
+    def objectives_json(self) -> str | list[str]:
+        """The objectives as SMAC3 writes them: one name as a string."""
+        names = self.objective_names()
+        return names[0] if len(names) == 1 else names
 
     def count_objectives(self) -> int:
         """The number of objectives."""
@@ -114,6 +128,73 @@ class Scenario:
             "seed": int(self.seed),
             "n_workers": int(self.n_workers),
         }
+
+    # -- files: SMAC3's scenario.json and configspace.json ------------------------------
+    def save(self) -> None:
+        """Writes ``scenario.json`` and ``configspace.json`` into ``output_directory`` in
+        SMAC3 2.x's format (the one the run directory has; a facade writes them itself)."""
+        if self.name is None:
+            raise RuntimeError("the scenario needs a name to be saved: pass name=... or build a facade on it first")
+        directory = self.output_directory
+        directory.mkdir(parents=True, exist_ok=True)
+
+        def number(v: Any) -> Any:  # SMAC3 writes one objective's value as a scalar
+            return list(v) if isinstance(v, (list, tuple)) else float(v)
+
+        data = {
+            "name": self.name,
+            "deterministic": bool(self.deterministic),
+            "objectives": self.objectives_json(),
+            "crash_cost": number(self.crash_cost),
+            "termination_cost_threshold": number(self.termination_cost_threshold),
+            "walltime_limit": float(self.walltime_limit),
+            "cputime_limit": float(self.cputime_limit),
+            "trial_walltime_limit": None if self.trial_walltime_limit is None else float(self.trial_walltime_limit),
+            "trial_memory_limit": None if self.trial_memory_limit is None else int(self.trial_memory_limit),
+            "n_trials": int(self.n_trials),
+            "use_default_config": bool(self.use_default_config),
+            "instances": None if self.instances is None else [str(i) for i in self.instances],
+            "instance_features": None
+            if self.instance_features is None
+            else {str(k): [float(x) for x in v] for k, v in self.instance_features.items()},
+            # SMAC3's adaptive-capping keys, which smac-rs does not use: written so its readers find them.
+            "adaptive_capping": False,
+            "adaptive_capping_slackfactor": None,
+            "runtime_cutoff": None,
+            "min_budget": self.min_budget,
+            "max_budget": self.max_budget,
+            "seed": int(self.seed),
+            "n_workers": int(self.n_workers),
+            "_meta": self._meta,
+            "output_directory": str(directory),
+        }
+        # Infinite limits as Python's Infinity token, as SMAC3 writes them.
+        (directory / "scenario.json").write_text(json.dumps(data, indent=4))
+        from smac_rs.facade import _space_json
+
+        (directory / "configspace.json").write_text(_space_json(self.configspace))
+
+    @staticmethod
+    def load(path: str | Path) -> Scenario:
+        """Reads a scenario from a directory with ``scenario.json`` and ``configspace.json``
+        (a run directory of smac_rs, smac-rs or SMAC3, or what ``save`` wrote)."""
+        path = Path(path)
+        data = json.loads((path / "scenario.json").read_text())
+        configspace = ConfigurationSpace.from_json(path / "configspace.json")
+        name, seed = data.get("name"), int(data.get("seed", 0))
+        directory = Path(data.get("output_directory", "smac3_output"))
+        # scenario.json holds the run directory, output_directory / name / seed.
+        if name is not None and directory.parts[-2:] == (str(name), str(seed)):
+            directory = directory.parent.parent
+        known = (
+            "deterministic", "objectives", "crash_cost", "termination_cost_threshold", "walltime_limit",
+            "cputime_limit", "trial_walltime_limit", "trial_memory_limit", "n_trials", "use_default_config",
+            "instances", "instance_features", "min_budget", "max_budget", "n_workers",
+        )
+        kwargs = {k: data[k] for k in known if k in data}
+        scenario = Scenario(configspace, name=name, output_directory=directory, seed=seed, **kwargs)
+        scenario._meta = data.get("_meta") or {}
+        return scenario
 
     def __repr__(self) -> str:
         return f"Scenario(name={self.name!r}, n_trials={self.n_trials}, seed={self.seed}, n_workers={self.n_workers})"
