@@ -28,7 +28,7 @@ sys.path.insert(0, HERE)  # problems.py beside this script comes before anything
 
 from configspace_optuna import is_forbidden, sample  # noqa: E402
 
-OPTIMIZERS = ("smac3_hpo", "smac3_bb", "optuna_tpe")
+OPTIMIZERS = ("smac3_hpo", "smac3_bb", "optuna_tpe", "smac_rs_hpo")
 KINDS = {"functions": "function", "mixed": "mixed", "hpo": "hpo"}
 CHECKPOINTS = (10, 25, 50, 100)
 RESULTS = os.path.join(HERE, "..", "results")
@@ -70,10 +70,21 @@ def select_problems(spec: str) -> list[str]:
 
 
 def run_smac3(facade_name: str, problem: Any, seed: int, n_trials: int, record: Callable[[dict], float]) -> None:
-    """One SMAC3 run with the facade's defaults; `record` evaluates and logs each trial."""
-    from smac import BlackBoxFacade, HyperparameterOptimizationFacade, Scenario
+    """One SMAC3 run with the facade's defaults; `record` evaluates and logs each trial.
 
-    facade = {"smac3_hpo": HyperparameterOptimizationFacade, "smac3_bb": BlackBoxFacade}[facade_name]
+    `smac_rs_hpo` is the same code with smac-rs's Python package (`smac_rs`, installed into
+    .venv-bench by setup.sh) imported instead of SMAC3: the switch users make. Its design
+    leaves the default configuration out, as SMAC3's HPO facade does, so its lines compare with
+    `bench_suite --no-default-config`'s `hpo` lines (regret parity of the Python package).
+    """
+    if facade_name == "smac_rs_hpo":
+        from smac_rs import HyperparameterOptimizationFacade, Scenario
+
+        facade = HyperparameterOptimizationFacade
+    else:
+        from smac import BlackBoxFacade, HyperparameterOptimizationFacade, Scenario
+
+        facade = {"smac3_hpo": HyperparameterOptimizationFacade, "smac3_bb": BlackBoxFacade}[facade_name]
 
     def target(config: Any, seed: int = 0) -> float:
         return record(dict(config))
@@ -87,7 +98,11 @@ def run_smac3(facade_name: str, problem: Any, seed: int, n_trials: int, record: 
             n_trials=n_trials,
             seed=seed,
         )
-        smac = facade(scenario, target, overwrite=True, logging_level=40)
+        if facade_name == "smac_rs_hpo":
+            design = facade.get_initial_design(scenario, additional_configs=[])
+            smac = facade(scenario, target, initial_design=design, overwrite=True, logging_level=40)
+        else:
+            smac = facade(scenario, target, overwrite=True, logging_level=40)
         smac.optimize()
 
 
