@@ -27,6 +27,9 @@ struct Args {
     /// Seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Do not write the run directory (to see what writing it costs).
+    #[arg(long)]
+    no_persist: bool,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -55,8 +58,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runner =
         DaskStyleParallelRunner::threads(target, args.workers, ParallelOptions::from_scenario(&scenario))?;
     let start = Instant::now();
-    let mut smac =
-        HyperparameterOptimizationFacade::builder(scenario).runner(runner).overwrite(true).build()?;
+    let mut smac = HyperparameterOptimizationFacade::builder(scenario)
+        .runner(runner)
+        .overwrite(true)
+        .persist(!args.no_persist)
+        .build()?;
     smac.optimize()?;
     let wall_s = start.elapsed().as_secs_f64();
     let rh = smac.runhistory();
@@ -69,6 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{}",
         serde_json::json!({
             "facade": "hpo",
+            "persist": !args.no_persist,
             "workers": args.workers,
             "trial_ms": args.trial_ms,
             "trials": rh.len(),
