@@ -195,6 +195,9 @@
     if (!run) return;
     const imp = await api(`api/runs/${run.id}/importance`);
     const pct = (v) => `${(100 * v).toFixed(1)} %`;
+    // The whisker spans mean ± std, clipped to [0, 1].
+    const lo = (p) => Math.max(0, p.mean - p.std);
+    const hi = (p) => Math.min(1, p.mean + p.std);
     $("#imp-method").textContent = imp.method || "fANOVA (Hutter, Hoos & Leyton-Brown 2014), main effects";
     $("#imp-message").hidden = imp.available;
     $("#imp-message").textContent = imp.available ? "" : imp.reason;
@@ -202,8 +205,8 @@
     $("#imp-table tbody").innerHTML = imp.parameters.map((p) => `<tr data-param="${esc(p.name)}">
       <td>${esc(p.name)}${p.conditional ? " <span class='hint'>(conditional)</span>" : ""}</td>
       <td class="num">${pct(p.mean)} &plusmn; ${pct(p.std)}</td>
-      <td class="imp-bar-cell"><div class="imp-bar" style="width:${(100 * Math.max(0, Math.min(1, p.mean))).toFixed(2)}%"></div>
-        <div class="imp-std" style="left:${(100 * Math.max(0, p.mean - p.std)).toFixed(2)}%;width:${(100 * Math.min(1, 2 * p.std)).toFixed(2)}%"></div></td></tr>`).join("");
+      <td class="imp-bar-cell"><div class="imp-track"><div class="imp-bar" style="width:${(100 * Math.max(0, Math.min(1, p.mean))).toFixed(2)}%"></div>
+        <div class="imp-std" style="left:${(100 * lo(p)).toFixed(2)}%;width:${(100 * (hi(p) - lo(p))).toFixed(2)}%"></div></div></td></tr>`).join("");
     const t = imp.main_effects_total;
     $("#imp-total").textContent = imp.available && t
       ? `All main effects together: ${pct(t.mean)} ± ${pct(t.std)} of the variance; interactions explain the rest. ` +
