@@ -1,7 +1,8 @@
 //! `smac dashboard` driven in headless Chromium (chromedriver + fantoccini): while a run on 2
 //! worker processes is in progress its trial count rises on the page without a reload, the
 //! trials table filters by status, a click shows a crashed trial's error text and the Gantt
-//! chart has one row per worker; SMAC3's run directories open and a broken run shows its error.
+//! chart has one row per worker; SMAC3's run directories open and a broken run shows its error;
+//! the importance view names its method (fANOVA) and says when a run has too few trials.
 //! The scheduler's worker names in `additional_info` leave the run readable by SMAC3 and DeepCAVE.
 //! Screenshots of every view go to `target/tmp/dashboard-screenshots/` (docs/dashboard.md).
 //!
@@ -406,6 +407,22 @@ async fn dashboard_in_headless_chromium() {
     screenshot(&c, "parameters", "#scatter-panels canvas").await;
     view(&c, "workers").await;
     screenshot(&c, "workers", "#gantt-workers tbody tr").await;
+    view(&c, "importance").await;
+    wait_for("too few trials for parameter importance", 30, || async {
+        text(&c, "#imp-message").await.filter(|t| t.starts_with("not enough trials"))
+    })
+    .await;
+    pick_run(&c, "branin_smac3").await;
+    let method = wait_for("the parameter importance of SMAC3's branin run", 30, || async {
+        text(&c, "#imp-method").await.filter(|t| t.contains("fitted to 20 successful trials"))
+    })
+    .await;
+    assert!(
+        method.contains("fANOVA") && method.contains("Hutter") && method.contains("10 trees"),
+        "{method}"
+    );
+    assert_eq!(count(&c, "#imp-table tbody tr").await, 2, "one bar per hyperparameter");
+    screenshot(&c, "importance", "#imp-table tbody tr").await;
     pick_run(&c, "mo_smac3").await;
     view(&c, "pareto").await;
     wait_for("the Pareto front", 15, || async {

@@ -151,7 +151,7 @@ impl RunHistoryEncoder {
 }
 
 /// SMAC3's log-scaling of responses into (−∞, 0].
-fn log_scale(y: &mut Array1<f64>, percentage: f64) {
+pub fn log_scale(y: &mut Array1<f64>, percentage: f64) {
     if y.is_empty() {
         return;
     }

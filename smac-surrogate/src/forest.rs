@@ -121,6 +121,11 @@ impl RandomForest {
         &self.types
     }
 
+    /// The fitted trees (empty before `fit`).
+    pub(crate) fn trees(&self) -> &[Tree] {
+        &self.trees
+    }
+
     fn tree_params(&self) -> TreeParams {
         let d = self.types.len();
         let max_features = ((self.config.ratio_features * d as f64).round() as usize).clamp(1, d.max(1));

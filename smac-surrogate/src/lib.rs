@@ -19,11 +19,14 @@
 //! * [`RandomForest`] (module `forest`, tree learner in module `tree`) follows SMAC3's pyrfr
 //!   based forest; see the module documentation of `forest` for the measured timings and why a
 //!   dedicated tree learner is used instead of smartcore's.
+//! * [`RandomForest::fanova`] (module `fanova`) computes each column's main-effect importance
+//!   by functional ANOVA on the fitted forest (Hutter, Hoos & Leyton-Brown 2014).
 //! * [`GaussianProcess`] (modules `gp`, `kernel`, `optim`, `linalg`) follows SMAC3's
 //!   `GaussianProcess` as configured by the BlackBox facade.
 
 #![warn(missing_docs)]
 
+mod fanova;
 mod forest;
 mod gp;
 mod gp_variance;
@@ -33,6 +36,7 @@ mod linalg;
 mod optim;
 mod tree;
 
+pub use fanova::{FanovaResult, Importance};
 pub use forest::{RandomForest, RandomForestConfig};
 pub use gp::{FitKind, GaussianProcess, GaussianProcessConfig, RefitSchedule};
 

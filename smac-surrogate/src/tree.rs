@@ -126,6 +126,17 @@ struct Node {
     value: f64,
 }
 
+/// A read-only view of one tree node; the right child of a split is always `left + 1`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum NodeView<'a> {
+    /// A leaf and its prediction.
+    Leaf(f64),
+    /// Rows with `x[feature] <= threshold` go to `left`, the others to `left + 1`.
+    Numeric { feature: usize, threshold: f64, left: usize },
+    /// Categories whose bit is set in `left_set` (bit `c % 64` of word `c / 64`) go to `left`.
+    Categorical { feature: usize, left_set: &'a [u64], left: usize },
+}
+
 /// A fitted regression tree.
 #[derive(Debug, Clone)]
 pub(crate) struct Tree {
@@ -343,6 +354,25 @@ impl Tree {
             Node { feature: f as u32 | if categorical { CAT_BIT } else { 0 }, left, value };
         ws.stack.push(Task { node: left + 1, start: mid, end, depth: depth + 1 });
         ws.stack.push(Task { node: left, start, end: mid, depth: depth + 1 });
+    }
+
+    /// Index of the root node (for walks over the tree's partition, e.g. fANOVA).
+    pub(crate) const ROOT: usize = 0;
+
+    /// What node `i` is: a leaf with its prediction, or a split with its two children.
+    pub(crate) fn node(&self, i: usize) -> NodeView<'_> {
+        let node = self.nodes[i];
+        let left = node.left as usize;
+        if left == i {
+            return NodeView::Leaf(node.value);
+        }
+        let feature = (node.feature & !CAT_BIT) as usize;
+        if node.feature & CAT_BIT == 0 {
+            NodeView::Numeric { feature, threshold: node.value, left }
+        } else {
+            let start = node.value as usize;
+            NodeView::Categorical { feature, left_set: &self.cat_sets[start..], left }
+        }
     }
 
     /// Predicts a block of imputed rows stored with stride `d + 1` in `rows`, where column `d`

@@ -1,6 +1,7 @@
 //! The HTTP side (axum): the embedded page and plotting library, the JSON API, the
 //! server-sent events that tell pages of changes, and the token check.
 
+use super::importance;
 use super::trials::{self, TrialQuery};
 use super::views;
 use super::watch::Watcher;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub watcher: Arc<Watcher>,
     /// The token requests must carry (`?token=`), when the server is reachable from elsewhere.
     pub token: Option<String>,
+    /// Parameter importances computed so far.
+    pub importance: Arc<importance::Cache>,
 }
 
 /// The router of the dashboard.
@@ -45,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/runs/{id}/facets", get(facets))
         .route("/api/runs/{id}/trials", get(trial_page))
         .route("/api/runs/{id}/trials/{trial}", get(trial_detail))
+        .route("/api/runs/{id}/importance", get(importance_view))
         .route("/api/runs/{id}/{view}", get(view))
         .layer(middleware::from_fn_with_state(state.clone(), check_token));
     // The static library files carry no run data and are served without the token.
@@ -188,6 +192,14 @@ async fn trial_detail(State(st): State<AppState>, Path((id, trial)): Path<(usize
     match views::trial_detail(&d, trial) {
         Some(v) => Json(v).into_response(),
         None => not_found("no such trial"),
+    }
+}
+
+async fn importance_view(State(st): State<AppState>, Path(id): Path<usize>) -> Response {
+    let Some(d) = st.watcher.run(id) else { return not_found("no such run, or not loaded") };
+    match st.importance.get(id, d).await {
+        Ok(v) => Json(v.as_ref()).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! `smac dashboard`: a live web page for run directories (ours and SMAC3's) — runs overview,
-//! convergence, trials table, parameters, workers, Pareto front, cost per budget.
+//! convergence, trials table, parameters, parameter importance (fANOVA), workers, Pareto front,
+//! cost per budget.
 //!
 //! The server binds 127.0.0.1 on a free port by default; bound to any other address it requires
 //! a random token, carried in the printed URL. It polls the run directories, reloads a run when
@@ -7,6 +8,7 @@
 //! directory. The user guide is `docs/dashboard.md`.
 
 pub mod http;
+pub mod importance;
 pub mod model;
 pub mod trials;
 pub mod views;
@@ -112,7 +114,7 @@ async fn serve(
             tokio::time::sleep(poll).await;
         }
     });
-    let app = http::router(http::AppState { watcher, token });
+    let app = http::router(http::AppState { watcher, token, importance: Default::default() });
     // Not a graceful shutdown: open event streams never end, and would hold it forever.
     let result = tokio::select! {
         r = axum::serve(listener, app).into_future() => r,

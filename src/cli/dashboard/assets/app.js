@@ -4,7 +4,7 @@
 (() => {
   const $ = (s) => document.querySelector(s);
   const TOKEN = new URLSearchParams(location.search).get("token");
-  const VIEWS = ["runs", "convergence", "trials", "parameters", "workers", "pareto", "budgets"];
+  const VIEWS = ["runs", "convergence", "trials", "parameters", "importance", "workers", "pareto", "budgets"];
   const st = { snapshot: null, view: "runs", run: null, trials: { offset: 0, limit: 50, sort: "trial", desc: false },
     facetsFor: null, selected: null, busy: false, dirty: false };
 
@@ -189,6 +189,31 @@
     });
   }
 
+  // ---- parameter importance ------------------------------------------------------------------
+  async function renderImportance() {
+    const run = current();
+    if (!run) return;
+    const imp = await api(`api/runs/${run.id}/importance`);
+    const pct = (v) => `${(100 * v).toFixed(1)} %`;
+    // The whisker spans mean ± std, clipped to [0, 1].
+    const lo = (p) => Math.max(0, p.mean - p.std);
+    const hi = (p) => Math.min(1, p.mean + p.std);
+    $("#imp-method").textContent = imp.method || "fANOVA (Hutter, Hoos & Leyton-Brown 2014), main effects";
+    $("#imp-message").hidden = imp.available;
+    $("#imp-message").textContent = imp.available ? "" : imp.reason;
+    $("#imp-table").hidden = !imp.available;
+    $("#imp-table tbody").innerHTML = imp.parameters.map((p) => `<tr data-param="${esc(p.name)}">
+      <td>${esc(p.name)}${p.conditional ? " <span class='hint'>(conditional)</span>" : ""}</td>
+      <td class="num">${pct(p.mean)} &plusmn; ${pct(p.std)}</td>
+      <td class="imp-bar-cell"><div class="imp-track"><div class="imp-bar" style="width:${(100 * Math.max(0, Math.min(1, p.mean))).toFixed(2)}%"></div>
+        <div class="imp-std" style="left:${(100 * lo(p)).toFixed(2)}%;width:${(100 * (hi(p) - lo(p))).toFixed(2)}%"></div></div></td></tr>`).join("");
+    const t = imp.main_effects_total;
+    $("#imp-total").textContent = imp.available && t
+      ? `All main effects together: ${pct(t.mean)} ± ${pct(t.std)} of the variance; interactions explain the rest. ` +
+        `${imp.n_trees_varying} of ${imp.n_trees} trees vary over the space.`
+      : "";
+  }
+
   // ---- workers -------------------------------------------------------------------------------
   async function renderWorkers() {
     const run = current();
@@ -234,6 +259,7 @@
   }
 
   const VIEW_FN = { runs: async () => {}, convergence: renderConvergence, trials: renderTrials, parameters: renderParameters,
+    importance: renderImportance,
     workers: renderWorkers, pareto: renderPareto, budgets: renderBudgets };
 
   // ---- navigation and controls ---------------------------------------------------------------
