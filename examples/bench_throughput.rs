@@ -30,6 +30,9 @@ struct Args {
     /// Do not write the run directory (to see what writing it costs).
     #[arg(long)]
     no_persist: bool,
+    /// Ignore running trials in the proposals (to see what pending-awareness costs).
+    #[arg(long)]
+    ignore_pending: bool,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -62,6 +65,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .runner(runner)
         .overwrite(true)
         .persist(!args.no_persist)
+        .map(|b| {
+            if args.ignore_pending {
+                b.pending_strategy(smac::core::pending::PendingStrategy::Ignore)
+            } else {
+                b
+            }
+        })
         .build()?;
     smac.optimize()?;
     let wall_s = start.elapsed().as_secs_f64();
@@ -76,6 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::json!({
             "facade": "hpo",
             "persist": !args.no_persist,
+            "pending": if args.ignore_pending { "ignore" } else { "default" },
             "workers": args.workers,
             "trial_ms": args.trial_ms,
             "trials": rh.len(),
