@@ -22,7 +22,7 @@ struct Args {
     #[arg(long, default_value = "100,200,400,1000", value_delimiter = ',')]
     trials: Vec<usize>,
     /// Seeds as a half-open range, e.g. `0..3`.
-    #[arg(long, default_value = "0..1", value_parser = parse_range)]
+    #[arg(long, default_value = "0..1", value_parser = smac::benchmarks::parse_seed_range)]
     seeds: Range<u64>,
     /// Suite function.
     #[arg(long, default_value = "hartmann6")]
@@ -39,11 +39,6 @@ struct Args {
     /// Prediction threads (0 = all cores; default: the GP's default, 1).
     #[arg(long)]
     threads: Option<usize>,
-}
-
-fn parse_range(s: &str) -> Result<Range<u64>, String> {
-    let (a, b) = s.split_once("..").ok_or("expected START..END")?;
-    Ok(a.trim().parse().map_err(|e| format!("{e}"))?..b.trim().parse().map_err(|e| format!("{e}"))?)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -35,7 +35,7 @@ struct Args {
     #[arg(long, default_value = "all")]
     func: String,
     /// Seeds as a half-open range, e.g. `0..10`.
-    #[arg(long, default_value = "0..10", value_parser = parse_range)]
+    #[arg(long, default_value = "0..10", value_parser = smac::benchmarks::parse_seed_range)]
     seeds: Range<u64>,
     /// Trials per run.
     #[arg(long, default_value_t = 100)]
@@ -50,11 +50,6 @@ struct Args {
     /// Append the JSON lines to this file too.
     #[arg(long)]
     out: Option<std::path::PathBuf>,
-}
-
-fn parse_range(s: &str) -> Result<Range<u64>, String> {
-    let (a, b) = s.split_once("..").ok_or("expected START..END")?;
-    Ok(a.trim().parse().map_err(|e| format!("{e}"))?..b.trim().parse().map_err(|e| format!("{e}"))?)
 }
 
 fn functions(spec: &str) -> Result<Vec<BenchFunction>, String> {

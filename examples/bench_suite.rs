@@ -71,7 +71,7 @@ struct Args {
     #[arg(long, default_value = ".venv-bench/bin/python")]
     python: PathBuf,
     /// Seeds as a half-open range, e.g. `0..10`.
-    #[arg(long, default_value = "0..10", value_parser = parse_range)]
+    #[arg(long, default_value = "0..10", value_parser = smac::benchmarks::parse_seed_range)]
     seeds: Range<u64>,
     /// Trials per run.
     #[arg(long, default_value_t = 100)]
@@ -99,11 +99,6 @@ fn median(mut v: Vec<f64>) -> f64 {
     } else {
         0.5 * (v[n / 2 - 1] + v[n / 2])
     }
-}
-
-fn parse_range(s: &str) -> Result<Range<u64>, String> {
-    let (a, b) = s.split_once("..").ok_or("expected START..END")?;
-    Ok(a.trim().parse().map_err(|e| format!("{e}"))?..b.trim().parse().map_err(|e| format!("{e}"))?)
 }
 
 /// Trial counts at which `regret_at` records the regret.

@@ -46,6 +46,8 @@ pub struct ModelBasedGenerator {
     n_return: usize,
     min_trials: usize,
     trained_ids: Vec<usize>,
+    /// The budget of the last fit's rows (`None` without budgets).
+    trained_budget: Option<f64>,
 }
 
 impl ModelBasedGenerator {
@@ -72,6 +74,7 @@ impl ModelBasedGenerator {
             n_return: 100,
             min_trials: 1,
             trained_ids: Vec::new(),
+            trained_budget: None,
         }
     }
 
@@ -134,6 +137,7 @@ impl ModelBasedGenerator {
             debug!(?budget, rows = self.n_rows, "training the surrogate on one budget");
         }
         self.trained_ids = data.config_ids.clone();
+        self.trained_budget = budget;
         let (x, y) = match self.pending {
             PendingStrategy::ConstantLiar(f) if !running.is_empty() => {
                 pending::append_fantasies(&data.x, &data.y, &running, self.encoder.features(), f)
@@ -194,15 +198,12 @@ impl ConfigGenerator for ModelBasedGenerator {
         let starts: Vec<Vec<f64>> = by_mean.iter().map(|i| observed[*i].clone()).collect();
 
         let collapse = match self.pending {
-            PendingStrategy::CollapseVariance(fraction) => {
-                let budget = self.encoder.training_budget(rh, self.min_trials).flatten();
-                VarianceCollapse::new(
-                    &self.space,
-                    &pending::running_at_budget(rh, budget),
-                    &observed,
-                    fraction,
-                )
-            }
+            PendingStrategy::CollapseVariance(fraction) => VarianceCollapse::new(
+                &self.space,
+                &pending::running_at_budget(rh, self.trained_budget),
+                &observed,
+                fraction,
+            ),
             _ => None,
         };
         let (d, n_cols) = (self.space.len(), self.encoder.n_columns());

@@ -111,3 +111,9 @@ pub fn by_name(name: &str) -> Option<BenchFunction> {
 pub fn regret(best: f64, optimum: f64) -> f64 {
     best - optimum
 }
+
+/// Parses a half-open seed range `START..END` (the benchmark examples' `--seeds`).
+pub fn parse_seed_range(s: &str) -> Result<std::ops::Range<u64>, String> {
+    let (a, b) = s.split_once("..").ok_or("expected START..END")?;
+    Ok(a.trim().parse().map_err(|e| format!("{e}"))?..b.trim().parse().map_err(|e| format!("{e}"))?)
+}
