@@ -19,6 +19,7 @@ use crate::protocol::{Token, PROTOCOL_VERSION};
 use crate::scheduler::connection::accept_loop;
 use crate::scheduler::context::ConnContext;
 use crate::scheduler::stats::SchedulerStats;
+use crate::scheduler::view::ClusterView;
 use crate::scheduler::{self, Msg, Notice, NoticeSink, SchedulerConfig, Shared, TrialEnv};
 use crate::worker::SchedulerFile;
 use smac_core::{RunnerError, TrialInfo};
@@ -172,6 +173,18 @@ impl Client {
             pause = (pause * 2).min(Duration::from_millis(20));
         }
         Ok(())
+    }
+
+    /// A snapshot of the scheduler's workers, running trials, joins and leaves (for
+    /// dashboards); `None` for a remote client (serve the dashboard where the scheduler runs:
+    /// `smac scheduler --dashboard`) or a closed scheduler.
+    pub async fn cluster_view(&self) -> Option<ClusterView> {
+        if self.inner.remote {
+            return None;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Msg::View(tx)).ok()?;
+        rx.await.ok()
     }
 
     pub(crate) fn send(&self, msg: Msg) -> Result<(), RunnerError> {

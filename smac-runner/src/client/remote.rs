@@ -383,7 +383,9 @@ fn encode(m: Msg, buf: &mut Vec<u8>, spaces: &mut SpaceCache, state: &mut State)
             return;
         }
         Msg::Scatter { runner_id, name, data } => FromClient::Scatter { runner_id, name, data: Blob(data) },
-        Msg::Shutdown | Msg::Joined { .. } | Msg::FromWorker { .. } | Msg::Gone { .. } => {
+        // A remote client has no view of the scheduler's workers: the sender is dropped, so the
+        // caller learns it at once ([`crate::Client::cluster_view`] gives `None`).
+        Msg::View(_) | Msg::Shutdown | Msg::Joined { .. } | Msg::FromWorker { .. } | Msg::Gone { .. } => {
             tracing::debug!("a remote client ignores cluster-management messages");
             return;
         }

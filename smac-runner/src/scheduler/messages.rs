@@ -98,12 +98,41 @@ pub(crate) struct Hello {
 
 /// Everything the scheduler task reacts to.
 pub(crate) enum Msg {
-    Attach { spec: Arc<TargetSpec>, notices: NoticeSink, slots: Arc<AtomicUsize>, patience: Duration },
-    Detach { runner_id: u64 },
-    Submit { runner_id: u64, seq: u64, trial: TrialInfo, env: TrialEnv },
-    Scatter { runner_id: u64, name: String, data: Arc<[u8]> },
-    Joined { worker_id: u64, link: Link, hello: Hello, closer: Option<oneshot::Sender<()>> },
-    FromWorker { worker_id: u64, msg: ToScheduler },
-    Gone { worker_id: u64, reason: String },
+    Attach {
+        spec: Arc<TargetSpec>,
+        notices: NoticeSink,
+        slots: Arc<AtomicUsize>,
+        patience: Duration,
+    },
+    Detach {
+        runner_id: u64,
+    },
+    Submit {
+        runner_id: u64,
+        seq: u64,
+        trial: TrialInfo,
+        env: TrialEnv,
+    },
+    Scatter {
+        runner_id: u64,
+        name: String,
+        data: Arc<[u8]>,
+    },
+    Joined {
+        worker_id: u64,
+        link: Link,
+        hello: Hello,
+        closer: Option<oneshot::Sender<()>>,
+    },
+    FromWorker {
+        worker_id: u64,
+        msg: ToScheduler,
+    },
+    Gone {
+        worker_id: u64,
+        reason: String,
+    },
+    /// A snapshot for dashboards ([`crate::scheduler::view`]).
+    View(oneshot::Sender<crate::scheduler::view::ClusterView>),
     Shutdown,
 }

@@ -18,6 +18,7 @@ mod messages;
 #[cfg(feature = "cli")]
 pub mod standalone;
 pub mod stats;
+pub mod view;
 
 pub(crate) use messages::{Hello, Link, Msg, Notice, NoticeSink, Outgoing, TrialEnv};
 
@@ -25,6 +26,7 @@ use crate::core::TargetSpec;
 use crate::protocol::{ToScheduler, DEFAULT_MAX_FRAME, RETAINED_BUFFER};
 use crate::resources::Resources;
 use crate::scheduler::stats::{bump, Counters};
+use crate::scheduler::view::ActivityLog;
 use smac_core::{StatusType, TrialInfo, TrialValue};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -94,6 +96,10 @@ struct WorkerState {
     thread: bool,
     busy: Option<u64>,
     last_seen: Instant,
+    /// For the cluster view: when it joined, trials finished and seconds spent on them.
+    joined_at: f64,
+    trials: u64,
+    busy_seconds: f64,
     runners_sent: HashSet<u64>,
     /// Per runner, the scattered names this worker holds.
     blobs_sent: HashMap<u64, HashSet<String>>,
@@ -113,6 +119,8 @@ struct Running {
     pending: Pending,
     worker: u64,
     started: Instant,
+    /// `started` as Unix time, for the cluster view.
+    started_at: f64,
 }
 
 /// The scheduler's state, driven by [`run`].
@@ -127,6 +135,7 @@ struct Scheduler {
     next_key: u64,
     last_heartbeat: Instant,
     last_tick: Instant,
+    log: ActivityLog,
 }
 
 /// Runs the scheduler until a [`Msg::Shutdown`] or until every handle is gone.
@@ -143,6 +152,7 @@ pub(crate) async fn run(mut rx: mpsc::UnboundedReceiver<Msg>, cfg: SchedulerConf
         next_key: 0,
         last_heartbeat: Instant::now(),
         last_tick: Instant::now(),
+        log: ActivityLog::new(),
     };
     let mut tick = tokio::time::interval(tick_every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -206,6 +216,9 @@ impl Scheduler {
             Msg::Joined { worker_id, link, hello, closer } => self.join(worker_id, link, hello, closer),
             Msg::FromWorker { worker_id, msg } => self.on_worker_message(worker_id, msg),
             Msg::Gone { worker_id, reason } => self.remove_worker(worker_id, &reason),
+            Msg::View(reply) => {
+                let _ = reply.send(self.view());
+            }
             Msg::Shutdown => return false,
         }
         true
@@ -234,6 +247,7 @@ impl Scheduler {
         let thread = matches!(link, Link::Thread(_));
         let name = format!("{}:{}", hello.host, hello.pid);
         tracing::info!(worker_id, worker = %name, resources = %hello.resources, "worker joined");
+        self.log.worker_event(&name, "joined", "");
         self.workers.insert(
             worker_id,
             WorkerState {
@@ -244,6 +258,9 @@ impl Scheduler {
                 thread,
                 busy: None,
                 last_seen: Instant::now(),
+                joined_at: smac_core::trial::unix_now(),
+                trials: 0,
+                busy_seconds: 0.0,
                 runners_sent: HashSet::new(),
                 blobs_sent: HashMap::new(),
                 rejected: HashSet::new(),
@@ -290,6 +307,9 @@ impl Scheduler {
                     self.idle.push_front(worker_id);
                 }
                 if let Some(r) = self.running.remove(&key) {
+                    w.trials += 1;
+                    w.busy_seconds += r.started.elapsed().as_secs_f64();
+                    self.log.finished(&w.name, r.started_at, &status_label(value.status));
                     self.deliver(r.pending, value);
                 }
             }
@@ -313,9 +333,11 @@ impl Scheduler {
     fn remove_worker(&mut self, worker_id: u64, reason: &str) {
         let Some(w) = self.workers.remove(&worker_id) else { return };
         tracing::warn!(worker_id, worker = %w.name, "worker lost: {reason}");
+        self.log.worker_event(&w.name, "left", reason);
         bump(&self.shared.stats.workers_lost);
         self.shared.n_workers.store(self.workers.len(), Ordering::Release);
         if let Some(r) = w.busy.and_then(|key| self.running.remove(&key)) {
+            self.log.finished(&w.name, r.started_at, "LOST");
             bump(&self.shared.stats.trials_retried);
             let why = format!("worker {} died while running this trial ({reason})", w.name);
             self.lose(r.pending, why);
@@ -428,7 +450,8 @@ impl Scheduler {
         }
         w.busy = Some(key);
         bump(&self.shared.stats.trials_dispatched);
-        self.running.insert(key, Running { pending: p, worker: wid, started: Instant::now() });
+        let (started, started_at) = (Instant::now(), smac_core::trial::unix_now());
+        self.running.insert(key, Running { pending: p, worker: wid, started, started_at });
     }
 
     fn on_tick(&mut self) {
@@ -486,6 +509,9 @@ impl Scheduler {
                 self.runners.get(&r.pending.runner_id).and_then(|e| e.spec.limits.walltime_s).unwrap_or(0.0);
             let start = smac_core::trial::unix_now() - now.duration_since(r.started).as_secs_f64();
             let msg = format!("the trial exceeded its walltime limit of {limit} s; its worker was retired");
+            if let Some(w) = self.workers.get(&r.worker) {
+                self.log.finished(&w.name, r.started_at, "TIMEOUT");
+            }
             // Retire the worker first, so a runner that sees the timeout also sees one slot less.
             self.remove_worker(r.worker, "it kept running a trial past its walltime limit");
             self.deliver(r.pending, TrialValue::failure(StatusType::Timeout, msg, start));
@@ -519,6 +545,7 @@ impl Scheduler {
         tracing::debug!(workers = self.workers.len(), "scheduler shutting down");
         for w in self.workers.values() {
             w.link.send(Outgoing::Shutdown);
+            self.log.worker_event(&w.name, "left", "the scheduler shut down");
         }
         let lost: Vec<Pending> =
             self.running.drain().map(|(_, r)| r.pending).chain(self.pending.drain(..)).collect();
@@ -533,6 +560,11 @@ impl Scheduler {
             r.notices.send(Notice::Workers);
         }
     }
+}
+
+/// SMAC3's name of a status (`SUCCESS`, `CRASHED`, …).
+fn status_label(s: StatusType) -> String {
+    format!("{s:?}").to_uppercase()
 }
 
 /// Asks the allocator to return freed memory to the system. glibc keeps large freed blocks in
