@@ -1,7 +1,9 @@
 //! `smac dashboard` driven in headless Chromium (chromedriver + fantoccini): while a run on 2
 //! worker processes is in progress its trial count rises on the page without a reload, the
 //! trials table filters by status, a click shows a crashed trial's error text and the Gantt
-//! chart has one row per worker; SMAC3's run directories open and a broken run shows its error;
+//! chart has one row per worker with the running trials drawn; the Cluster view shows each
+//! worker's running trial, GPU devices and resources, growing without a reload, and for `smac
+//! scheduler --dashboard` workers joining and leaving; SMAC3's run directories open and a broken run shows its error;
 //! the importance view names its method (fANOVA) and says when a run has too few trials.
 //! The scheduler's worker names in `additional_info` leave the run readable by SMAC3 and DeepCAVE.
 //! Screenshots of every view go to `target/tmp/dashboard-screenshots/` (docs/dashboard.md).
@@ -242,6 +244,11 @@ lower = 0.01
 upper = 10
 log = true
 active_if = "kind == b"
+
+[cluster]
+single_node_with_gpus = true
+gpus = ["0", "1"]
+worker_resources = { GPU = 1 }
 "#;
     std::fs::write(dir.path().join("scenario.toml"), scenario).unwrap();
     dir
@@ -307,6 +314,36 @@ async fn dashboard_in_headless_chromium() {
     .await;
     assert_eq!(rows, 2, "one row per worker: {:?}", text(&c, "#gantt-workers tbody").await);
     assert!(count(&c, "#gantt canvas").await > 0, "the Gantt chart is drawn");
+    // Tickets 6 and 7 wait for their release: two trials run now, drawn as growing bars.
+    wait_for("two running trials on the Gantt chart", 15, || async {
+        text(&c, "#gantt-info").await.filter(|t| t.contains("2 running now"))
+    })
+    .await;
+
+    // Cluster: the scheduler's two workers, each with its running trial, the GPU devices the
+    // run gave it and the resources it offers; the running time grows without a reload.
+    view(&c, "cluster").await;
+    wait_for("both workers running a trial in the cluster view", 15, || async {
+        let t = text(&c, "#cluster-workers tbody").await?;
+        let rows = count(&c, "#cluster-workers tbody tr[data-worker]").await;
+        (rows == 2 && t.matches("running for").count() == 2).then_some(())
+    })
+    .await;
+    let cells = |k: usize| {
+        format!("return [...document.querySelectorAll('#cluster-workers tbody tr')].map(r => r.cells[{k}].textContent).sort();")
+    };
+    assert_eq!(js(&c, &cells(4)).await, json!(["0,1", "1,0"]), "each running trial's CUDA_VISIBLE_DEVICES");
+    assert_eq!(js(&c, &cells(5)).await, json!(["GPU=1", "GPU=1"]), "the resources each worker offers");
+    let before = js(&c, &cells(2)).await;
+    wait_for("the running trials' time to grow on the page", 15, || async {
+        let now = js(&c, &cells(2)).await;
+        (now != before).then_some(())
+    })
+    .await;
+    assert_eq!(js(&c, "return window.__smacMarker;").await, json!("same page"), "the page was reloaded");
+    let joined = text(&c, "#cluster-events tbody").await.unwrap();
+    assert_eq!(joined.matches("joined").count(), 2, "{joined}");
+    screenshot(&c, "cluster", "#cluster-workers tbody tr").await;
 
     // Trials: the status filter and a crashed trial's error text.
     view(&c, "trials").await;
@@ -433,6 +470,49 @@ async fn dashboard_in_headless_chromium() {
     pick_run(&c, "mf_smac3").await;
     view(&c, "budgets").await;
     screenshot(&c, "budgets", "#budget-table tbody tr").await;
+
+    // ---- `smac scheduler --dashboard`: workers joining and leaving -------------------------
+    let sdir = tempfile::tempdir().unwrap();
+    let file = sdir.path().join("scheduler.json");
+    let mut child = Command::new(SMAC)
+        .args(["scheduler", "--dashboard", "--scheduler-file"])
+        .arg(&file)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = stderr_lines(&mut child);
+    let scheduler = Proc(child);
+    let url = url_in(&stderr, "dashboard at ");
+    let worker = |gpu: &str| {
+        let child = Command::new(SMAC)
+            .args(["worker", "--resources", gpu, "--scheduler-file"])
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Proc(child)
+    };
+    let mut first = worker("GPU=1");
+    let _second = worker("GPU=2");
+    c.goto(&url).await.unwrap();
+    view(&c, "cluster").await;
+    wait_for("two workers in the scheduler's cluster view", 30, || async {
+        (count(&c, "#cluster-workers tbody tr[data-worker]").await == 2).then_some(())
+    })
+    .await;
+    assert_eq!(js(&c, &cells(5)).await, json!(["GPU=1", "GPU=2"]));
+    first.0.kill().unwrap();
+    let _ = first.0.wait();
+    let left = wait_for("the killed worker's leave in the events table", 30, || async {
+        let t = text(&c, "#cluster-events tbody").await?;
+        (count(&c, "#cluster-workers tbody tr[data-worker]").await == 1 && t.contains("left")).then_some(t)
+    })
+    .await;
+    assert!(left.contains(&format!(":{}", first.0.id())), "the leave names the killed worker: {left}");
+    drop(scheduler);
     c.close().await.unwrap();
 }
 

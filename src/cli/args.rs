@@ -28,7 +28,7 @@ pub enum Command {
     /// Plot a run directory: convergence (best cost vs trials and time) or per-hyperparameter scatter.
     Plot(PlotArgs),
     /// Start a scheduler that workers and `optimize --scheduler-file` runs join.
-    Scheduler(SchedulerArgs),
+    Scheduler(SchedulerCommandArgs),
     /// Join a scheduler as a worker that runs command targets.
     Worker(WorkerArgs),
     /// Serve a live web page of run directories (ours and SMAC3's).
@@ -218,5 +218,20 @@ pub struct PlotArgs {
 
 /// `smac scheduler`: the flags of `smac-scheduler`.
 pub use smac_runner::scheduler::standalone::SchedulerArgs;
+
+/// `smac scheduler`: the flags of `smac-scheduler` and a dashboard of the cluster.
+#[derive(Debug, Args)]
+pub struct SchedulerCommandArgs {
+    /// The scheduler's own flags.
+    #[command(flatten)]
+    pub scheduler: SchedulerArgs,
+    /// Serve a live dashboard of this cluster's workers and trials (default 127.0.0.1 on a free
+    /// port; a token off loopback).
+    #[arg(long, num_args = 0..=1, default_missing_value = "127.0.0.1:0", value_name = "HOST:PORT")]
+    pub dashboard: Option<String>,
+    /// Run directories (or folders of them) the dashboard shows beside the cluster.
+    #[arg(long = "dashboard-runs", value_name = "DIR", requires = "dashboard")]
+    pub dashboard_runs: Vec<std::path::PathBuf>,
+}
 /// `smac worker`: the flags of `smac-worker`.
 pub use smac_runner::worker::standalone::WorkerArgs;

@@ -37,7 +37,8 @@ pub fn run(args: &OptimizeArgs, quiet: bool) -> Result<ExitCode, CliError> {
     let mut cluster = spec.cluster.clone();
     cluster.interrupt = Some(interrupt.flag());
     let placement = cluster.placement(spec.scenario.n_workers)?;
-    let runner = Interruptible::new(command_runner(&spec, &cluster)?, interrupt.clone());
+    let (runner, client) = command_runner(&spec, &cluster)?;
+    let runner = Interruptible::new(runner, interrupt.clone());
     let workers = runner.n_workers();
     let mut builder = facade_builder(&spec)
         .runner(runner)
@@ -53,7 +54,8 @@ pub fn run(args: &OptimizeArgs, quiet: bool) -> Result<ExitCode, CliError> {
     // Serves until the run ends (dropped with this function's locals).
     let _dashboard = match (&args.dashboard, smac.run_directory()) {
         (Some(addr), Some(d)) => {
-            let dash = super::dashboard::spawn(d.path().to_path_buf(), addr)?;
+            // A remote scheduler's client has no view (`Client::cluster_view`); the page says so.
+            let dash = super::dashboard::spawn(vec![d.path().to_path_buf()], addr, client.clone())?;
             eprintln!("smac: dashboard at {}", dash.url);
             Some(dash)
         }
@@ -104,14 +106,17 @@ fn facade_builder(spec: &RunSpec) -> FacadeBuilder {
 /// The command target's runner, wherever the cluster settings say (in-process for one local
 /// worker, local worker processes — this executable in worker mode —, our scheduler or Dask).
 /// Per-trial limits are enforced by the command target on the program's process in every case.
-fn command_runner(spec: &RunSpec, cluster: &smac_runner::ClusterConfig) -> Result<Box<dyn Runner>, CliError> {
+fn command_runner(
+    spec: &RunSpec,
+    cluster: &smac_runner::ClusterConfig,
+) -> Result<(Box<dyn Runner>, Option<smac_runner::Client>), CliError> {
     let mut cmd = CommandTarget::from_scenario(&spec.command[0], &spec.scenario)
         .args(spec.command[1..].iter().cloned())
         .current_dir(&spec.working_directory);
     for (k, v) in &spec.env {
         cmd = cmd.env(k, v);
     }
-    Ok(cluster.runner(cmd, &spec.scenario)?)
+    Ok(cluster.runner_and_client(cmd, &spec.scenario)?)
 }
 
 /// The final report: incumbent, cost, where the results are, how to resume.

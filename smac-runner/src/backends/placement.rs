@@ -195,10 +195,20 @@ impl ClusterConfig {
         target: T,
         scenario: &Scenario,
     ) -> Result<Box<dyn Runner>, RunnerError> {
+        self.runner_and_client(target, scenario).map(|(r, _)| r)
+    }
+
+    /// [`Self::runner`] and, on local workers or our scheduler, the client of its scheduler
+    /// (for a dashboard's cluster view; the runner owns a local cluster's lifetime).
+    pub fn runner_and_client<T: ShippableTarget>(
+        &self,
+        target: T,
+        scenario: &Scenario,
+    ) -> Result<(Box<dyn Runner>, Option<Client>), RunnerError> {
         let placement = self.placement(scenario.n_workers)?;
         let options = self.parallel_options(&placement, scenario)?;
         Ok(match placement {
-            Placement::InProcess => Box::new(SerialRunner::new(target)),
+            Placement::InProcess => (Box::new(SerialRunner::new(target)), None),
             Placement::Local(n) => {
                 let mut cluster = LocalCluster::builder().processes(n);
                 if let Some(program) = &self.dask.worker_program {
@@ -206,7 +216,8 @@ impl ClusterConfig {
                 }
                 let offer = self.worker_resources.clone().unwrap_or_else(|| self.resources.clone());
                 let cluster = cluster.resources(offer).start()?;
-                Box::new(DaskStyleParallelRunner::on_cluster(target, cluster, options)?)
+                let client = cluster.client();
+                (Box::new(DaskStyleParallelRunner::on_cluster(target, cluster, options)?), Some(client))
             }
             Placement::Scheduler(path) => {
                 let client =
@@ -219,7 +230,7 @@ impl ClusterConfig {
                             ),
                         }
                     })?;
-                Box::new(DaskStyleParallelRunner::attach(target, client, options)?)
+                (Box::new(DaskStyleParallelRunner::attach(target, client.clone(), options)?), Some(client))
             }
             Placement::Dask(cluster) => {
                 let field = match &cluster {
@@ -230,7 +241,7 @@ impl ClusterConfig {
                 let dask = DaskOptions { connect_timeout: self.connect_timeout, ..self.dask.clone() };
                 let backend = DaskBackend::connect(&target, cluster, dask, &options)
                     .map_err(|e| RunnerError::Config { field, message: e.to_string() })?;
-                Box::new(DaskStyleParallelRunner::new(backend, options)?)
+                (Box::new(DaskStyleParallelRunner::new(backend, options)?), None)
             }
         })
     }

@@ -44,6 +44,17 @@ pub struct SchedulerArgs {
 /// Runs a scheduler until SIGTERM, SIGINT or SIGHUP, then tells its workers to exit. Call it
 /// before any other thread starts (the signals are blocked for the whole process).
 pub fn run_standalone(args: &SchedulerArgs) -> Result<(), String> {
+    run_standalone_with(args, |_| Ok(()))
+}
+
+/// [`run_standalone`] with something started beside the scheduler once it is ready (`smac
+/// scheduler --dashboard` serves its cluster view): `beside` gets the scheduler's client, and
+/// what it returns is dropped before the scheduler shuts down. Threads it starts inherit the
+/// blocked termination signals, so the signals still reach the scheduler's own wait.
+pub fn run_standalone_with<G>(
+    args: &SchedulerArgs,
+    beside: impl FnOnce(&crate::Client) -> Result<G, String>,
+) -> Result<(), String> {
     let seconds = |v: f64, name: &str| {
         (v.is_finite() && v > 0.0)
             .then(|| Duration::from_secs_f64(v))
@@ -83,8 +94,17 @@ pub fn run_standalone(args: &SchedulerArgs) -> Result<(), String> {
         );
     }
     tracing::info!(%address, file = %args.scheduler_file.display(), pid = std::process::id(), "scheduler ready");
+    let guard = match beside(&client) {
+        Ok(g) => g,
+        Err(e) => {
+            cluster.close();
+            let _ = std::fs::remove_file(&args.scheduler_file);
+            return Err(e);
+        }
+    };
     let sig = signals.wait(None).unwrap_or(libc::SIGTERM);
     tracing::info!(workers = client.n_workers(), "{}: shutting down", signal_name(sig));
+    drop(guard);
     cluster.close();
     if !args.keep_scheduler_file {
         if let Err(e) = std::fs::remove_file(&args.scheduler_file) {

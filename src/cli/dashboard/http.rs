@@ -32,6 +32,9 @@ const ASSETS: [(&str, &str, &[u8]); 6] = [
 pub struct AppState {
     /// The watched runs.
     pub watcher: Arc<Watcher>,
+    /// The scheduler whose workers the cluster view shows (local workers of `smac optimize`,
+    /// `smac scheduler`), if any.
+    pub cluster: Option<smac_runner::Client>,
     /// The token requests must carry (`?token=`), when the server is reachable from elsewhere.
     pub token: Option<String>,
     /// Parameter importances computed so far.
@@ -44,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(|| asset_response("index.html")))
         .route("/api/runs", get(runs))
         .route("/api/events", get(events))
+        .route("/api/cluster", get(cluster_view))
         .route("/api/convergence", get(convergence))
         .route("/api/runs/{id}/facets", get(facets))
         .route("/api/runs/{id}/trials", get(trial_page))
@@ -94,6 +98,31 @@ fn not_found(what: &str) -> Response {
 
 async fn runs(State(st): State<AppState>) -> Response {
     Json(st.watcher.snapshot()).into_response()
+}
+
+/// The scheduler's workers and trials now: `{"available": true, "view": …}`, or
+/// `{"available": false, "why": …}` when this server watches run directories only.
+async fn cluster_view(State(st): State<AppState>) -> Response {
+    let Some(client) = &st.cluster else {
+        let why = "no cluster: this dashboard reads run directories only; `smac optimize --dashboard` \
+                   (with local workers) and `smac scheduler --dashboard` show their workers live";
+        return Json(serde_json::json!({ "available": false, "why": why })).into_response();
+    };
+    if client.is_remote() {
+        let why = "the scheduler runs in another process (--scheduler-file): its own \
+                   `smac scheduler --dashboard` shows the cluster";
+        return Json(serde_json::json!({ "available": false, "why": why })).into_response();
+    }
+    let view = tokio::time::timeout(std::time::Duration::from_secs(5), client.cluster_view()).await;
+    match view {
+        Ok(Some(v)) => Json(serde_json::json!({ "available": true, "view": v })).into_response(),
+        Ok(None) => Json(serde_json::json!({ "available": false, "why": "the scheduler has shut down" }))
+            .into_response(),
+        Err(_) => {
+            Json(serde_json::json!({ "available": false, "why": "the scheduler did not answer within 5 s" }))
+                .into_response()
+        }
+    }
 }
 
 async fn events(State(st): State<AppState>) -> impl IntoResponse {

@@ -42,7 +42,7 @@ fn get(dir: PathBuf, path: &str) -> serde_json::Value {
     rt.block_on(async {
         let watcher = Arc::new(Watcher::new(vec![dir]));
         watcher.refresh();
-        let app = router(AppState { watcher, token: None, importance: Default::default() });
+        let app = router(AppState { watcher, cluster: None, token: None, importance: Default::default() });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
@@ -101,4 +101,12 @@ fn the_cache_keeps_one_result_per_number_of_trials() {
     let (a, b) = (a.unwrap(), b.unwrap());
     assert!(Arc::ptr_eq(&a, &b), "the second request is served from the cache");
     assert!(a.available && a.n_trials == 12, "{a:?}");
+}
+
+#[test]
+fn a_dashboard_of_files_only_says_why_it_has_no_cluster_view() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = get(tmp.path().to_path_buf(), "/api/cluster");
+    assert_eq!(v["available"], false, "{v}");
+    assert!(v["why"].as_str().unwrap().contains("smac scheduler --dashboard"), "{v}");
 }

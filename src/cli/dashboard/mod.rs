@@ -1,6 +1,7 @@
 //! `smac dashboard`: a live web page for run directories (ours and SMAC3's) — runs overview,
-//! convergence, trials table, parameters, parameter importance (fANOVA), workers, Pareto front,
-//! cost per budget.
+//! convergence, trials table, parameters, parameter importance (fANOVA), workers, the cluster
+//! (a live scheduler's workers and running trials, when served beside one), Pareto front, cost
+//! per budget.
 //!
 //! The server binds 127.0.0.1 on a free port by default; bound to any other address it requires
 //! a random token, carried in the printed URL. It polls the run directories, reloads a run when
@@ -98,6 +99,7 @@ fn bind(host: &str, port: u16) -> Result<(TcpListener, String, Option<String>), 
 async fn serve(
     listener: TcpListener,
     watcher: Arc<Watcher>,
+    cluster: Option<smac_runner::Client>,
     token: Option<String>,
     poll: Duration,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
@@ -114,7 +116,7 @@ async fn serve(
             tokio::time::sleep(poll).await;
         }
     });
-    let app = http::router(http::AppState { watcher, token, importance: Default::default() });
+    let app = http::router(http::AppState { watcher, cluster, token, importance: Default::default() });
     // Not a graceful shutdown: open event streams never end, and would hold it forever.
     let result = tokio::select! {
         r = axum::serve(listener, app).into_future() => r,
@@ -150,15 +152,20 @@ pub fn run(args: &DashboardArgs) -> Result<(), CliError> {
         let _ = tokio::signal::ctrl_c().await;
     };
     let result =
-        rt.block_on(serve(listener, watcher, token, Duration::from_millis(args.poll_ms.max(50)), stop));
+        rt.block_on(serve(listener, watcher, None, token, Duration::from_millis(args.poll_ms.max(50)), stop));
     // A reload in progress is not waited for longer than this.
     rt.shutdown_timeout(Duration::from_secs(2));
     result.map_err(|e| CliError::Usage(format!("the dashboard server failed: {e}")))
 }
 
-/// Starts a dashboard of `run_dir` in a background thread (`--dashboard [HOST:PORT]`); it stops
+/// Starts a dashboard of `run_dirs` and, given its client, of a scheduler's cluster in a
+/// background thread (`smac optimize --dashboard`, `smac scheduler --dashboard`); it stops
 /// when the returned value is dropped.
-pub fn spawn(run_dir: PathBuf, address: &str) -> Result<Dashboard, CliError> {
+pub fn spawn(
+    run_dirs: Vec<PathBuf>,
+    address: &str,
+    cluster: Option<smac_runner::Client>,
+) -> Result<Dashboard, CliError> {
     let (host, port) = match address.rsplit_once(':') {
         Some((h, p)) => (
             h.trim_start_matches('[').trim_end_matches(']').to_string(),
@@ -168,7 +175,7 @@ pub fn spawn(run_dir: PathBuf, address: &str) -> Result<Dashboard, CliError> {
         None => (address.to_string(), 0),
     };
     let (listener, url, token) = bind(&host, port)?;
-    let watcher = Arc::new(Watcher::new(vec![run_dir]));
+    let watcher = Arc::new(Watcher::new(run_dirs));
     let served = watcher.clone();
     let rt = runtime()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -178,7 +185,9 @@ pub fn spawn(run_dir: PathBuf, address: &str) -> Result<Dashboard, CliError> {
             let stop = async {
                 let _ = rx.await;
             };
-            if let Err(e) = rt.block_on(serve(listener, served, token, Duration::from_millis(500), stop)) {
+            if let Err(e) =
+                rt.block_on(serve(listener, served, cluster, token, Duration::from_millis(500), stop))
+            {
                 tracing::error!("the dashboard server failed: {e}");
             }
             rt.shutdown_timeout(Duration::from_secs(2));

@@ -116,6 +116,8 @@ pub struct RunData {
     pub positions: Vec<Vec<Option<f64>>>,
     /// The overview line.
     pub overview: Overview,
+    /// Unix time the first trial started (the origin of `TrialRow::start`), if any trial ran.
+    pub t0: Option<f64>,
 }
 
 fn columns(run: &Run) -> Vec<Column> {
@@ -170,7 +172,8 @@ impl RunData {
             .map(|c| columns.iter().map(|col| c.get(&col.name).and_then(|v| col.position(v))).collect())
             .collect();
         let overview = overview(&run, &rows);
-        RunData { run, rows, columns, positions, overview }
+        let t0 = t0.is_finite().then_some(t0);
+        RunData { run, rows, columns, positions, overview, t0 }
     }
 }
 

@@ -196,6 +196,7 @@ pub fn workers(d: &RunData) -> Json {
         "span": t_end,
         "running": d.run.running,
         "shown": d.rows.len().min(MAX_BARS),
+        "t0": d.t0,
     })
 }
 

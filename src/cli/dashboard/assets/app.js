@@ -4,7 +4,7 @@
 (() => {
   const $ = (s) => document.querySelector(s);
   const TOKEN = new URLSearchParams(location.search).get("token");
-  const VIEWS = ["runs", "convergence", "trials", "parameters", "importance", "workers", "pareto", "budgets"];
+  const VIEWS = ["runs", "convergence", "trials", "parameters", "importance", "workers", "cluster", "pareto", "budgets"];
   const st = { snapshot: null, view: "runs", run: null, trials: { offset: 0, limit: 50, sort: "trial", desc: false },
     facetsFor: null, selected: null, busy: false, dirty: false };
 
@@ -218,13 +218,64 @@
   async function renderWorkers() {
     const run = current();
     if (!run) return;
-    const w = await api(`api/runs/${run.id}/workers`);
-    $("#gantt-info").textContent = `${w.workers.length} worker row(s); ${w.running} trial(s) running at the last save` +
+    const [w, c] = await Promise.all([api(`api/runs/${run.id}/workers`), api("api/cluster")]);
+    let live = "";
+    if (c.available) {
+      // Trials running on the run's scheduler now, as growing bars on their worker's row.
+      const v = c.view, t0 = w.t0 ?? v.started_at;
+      const running = v.workers.filter((x) => x.running);
+      for (const x of running) {
+        let row = w.names.indexOf(x.name);
+        if (row < 0) { row = w.names.length; w.names.push(x.name); }
+        w.bars.push([row, x.running.started_at - t0, v.taken_at - t0, "RUNNING", null]);
+      }
+      w.span = Math.max(w.span, v.taken_at - t0);
+      live = `; ${running.length} running now`;
+      st.liveView = true;
+    }
+    $("#gantt-info").textContent = `${w.names.length} worker row(s); ${w.running} trial(s) running at the last save${live}` +
       (w.recorded ? "" : "; this run does not record workers (SMAC3 runs and our runs before the dashboard do not)");
     SmacCharts.gantt($("#gantt"), w);
     $("#gantt-workers tbody").innerHTML = w.workers.map((x) => `<tr data-worker="${esc(x.name)}"><td>${esc(x.name)}</td>
       <td>${x.trials}</td><td>${x.crashed}</td><td>${fmt(x.busy_seconds)}</td><td>${(100 * x.busy_fraction).toFixed(1)} %</td>
       <td>${fmt(x.first_start)}</td><td>${fmt(x.last_end)}</td></tr>`).join("");
+  }
+
+  // ---- cluster (the scheduler's workers now) --------------------------------------------------
+  async function renderCluster() {
+    const c = await api("api/cluster");
+    if (!c.available) {
+      $("#cluster-info").textContent = c.why;
+      SmacCharts.gantt($("#cluster-gantt"), { names: [], bars: [], span: 1 });
+      $("#cluster-workers tbody").innerHTML = "";
+      $("#cluster-events tbody").innerHTML = "";
+      return;
+    }
+    st.liveView = true;
+    const v = c.view, t0 = v.started_at, now = v.taken_at - t0;
+    const names = v.workers.map((x) => x.name);
+    const row = (name) => { let i = names.indexOf(name); if (i < 0) { i = names.length; names.push(name); } return i; };
+    const bars = v.finished.map((f) => [row(f.worker), f.started_at - t0, f.ended_at - t0, f.status, null]);
+    for (const x of v.workers) if (x.running) bars.push([row(x.name), x.running.started_at - t0, now, "RUNNING", null]);
+    const marks = v.events.map((e) => [row(e.worker), e.at - t0, e.kind]);
+    SmacCharts.gantt($("#cluster-gantt"), { names, bars, marks, span: now, xLabel: "seconds since the scheduler started" });
+    const running = v.workers.filter((x) => x.running).length;
+    const left = v.events.filter((e) => e.kind === "left").length;
+    $("#cluster-info").textContent = `${v.workers.length} worker(s) connected, ${running} running a trial, ` +
+      `${v.queued} trial(s) queued, ${v.runners} optimization(s) attached; ${v.stats.workers_joined} joined and ` +
+      `${v.stats.workers_lost} left since the start, ${v.stats.trials_completed} trials completed, ${v.stats.trials_retried} retried`;
+    const res = (r) => Object.entries(r).map(([k, n]) => `${k}=${n}`).join(", ") || "–";
+    $("#cluster-workers tbody").innerHTML = v.workers.map((x) => {
+      const r = x.running;
+      const cfg = r ? Object.entries(r.config).map(([k, val]) => `${k}=${typeof val === "number" ? fmt(val) : val}`).join(", ") : "";
+      const busy = x.busy_seconds + (r ? v.taken_at - r.started_at : 0);
+      return `<tr data-worker="${esc(x.name)}"><td>${esc(x.name)}</td><td>${x.thread ? "thread" : "process"}</td>
+        <td>${r ? `running for ${fmtSecs(v.taken_at - r.started_at)}` : "idle"}</td><td>${esc(cfg)}${r && r.budget !== null ? ` · budget ${fmt(r.budget)}` : ""}</td>
+        <td>${esc(r && r.gpus ? r.gpus : "–")}</td><td>${esc(res(x.resources))}</td><td>${fmtSecs(x.joined_at - t0)}</td>
+        <td>${x.trials}</td><td>${fmt(busy)}</td><td>${(100 * Math.min(1, busy / Math.max(1e-9, v.taken_at - x.joined_at))).toFixed(1)} %</td></tr>`;
+    }).join("");
+    $("#cluster-events tbody").innerHTML = v.events.slice(-50).reverse().map((e) =>
+      `<tr class="ev-${e.kind}"><td>${fmtSecs(e.at - t0)}</td><td>${esc(e.worker)}</td><td>${e.kind}</td><td>${esc(e.reason)}</td></tr>`).join("");
   }
 
   // ---- Pareto front and budgets --------------------------------------------------------------
@@ -260,12 +311,13 @@
 
   const VIEW_FN = { runs: async () => {}, convergence: renderConvergence, trials: renderTrials, parameters: renderParameters,
     importance: renderImportance,
-    workers: renderWorkers, pareto: renderPareto, budgets: renderBudgets };
+    workers: renderWorkers, cluster: renderCluster, pareto: renderPareto, budgets: renderBudgets };
 
   // ---- navigation and controls ---------------------------------------------------------------
   function show() {
     const v = location.hash.slice(1);
     st.view = VIEWS.includes(v) ? v : "runs";
+    st.liveView = false;
     VIEWS.forEach((name) => {
       $(`#view-${name}`).hidden = name !== st.view;
       $(`#nav-${name}`).classList.toggle("active", name === st.view);
@@ -300,6 +352,8 @@
   $("#conv-log").addEventListener("change", () => refresh());
   $("#conv-all").addEventListener("change", () => refresh());
   window.addEventListener("resize", () => refresh());
+  // Running trials grow: views showing the cluster's state now are refreshed every second.
+  setInterval(() => { if (st.liveView && (st.view === "workers" || st.view === "cluster")) refresh(); }, 1000);
   show();
   connect();
 })();

@@ -72,9 +72,13 @@ const SmacCharts = (() => {
     }, data);
   }
 
-  const STATUS_COLOR = { SUCCESS: "#2c7fb8", CRASHED: "#d62728", TIMEOUT: "#e6550d", MEMORYOUT: "#a63603", DONOTEXIST: "#7f7f7f" };
+  const STATUS_COLOR = { SUCCESS: "#2c7fb8", CRASHED: "#d62728", TIMEOUT: "#e6550d", MEMORYOUT: "#a63603", DONOTEXIST: "#7f7f7f",
+    RUNNING: "#f2b701", LOST: "#6a3d9a" };
+  const MARK_COLOR = { joined: "#2ca02c", left: "#d62728" };
 
-  // Gantt: bars = [[row, start, end, status, trial], ...], names = row labels.
+  // Gantt: bars = [[row, start, end, status, trial], ...] (status RUNNING: a trial still going,
+  // its end is "now"), names = row labels, marks = [[row, t, "joined" | "left"], ...] drawn as
+  // ticks across the row.
   function gantt(el, spec) {
     const n = spec.names.length;
     const draw = (u) => {
@@ -91,13 +95,18 @@ const SmacCharts = (() => {
         ctx.fillStyle = STATUS_COLOR[st] || "#555";
         ctx.fillRect(x0, y - h / 2, Math.max(1, x1 - x0 - 1), h);
       }
+      for (const [row, t, kind] of spec.marks || []) {
+        const x = u.valToPos(t, "x", true), y = u.valToPos(row, "y", true);
+        ctx.fillStyle = MARK_COLOR[kind] || "#000";
+        ctx.fillRect(x - 1.5, y - rowH * 0.45, 3, rowH * 0.9);
+      }
       ctx.restore();
     };
     return mount(el, {
       width: width(el), height: Math.min(600, 80 + 28 * Math.max(n, 2)),
       series: [{ label: "seconds" }, { label: "worker", show: false }],
       scales: { x: { time: false, range: () => [0, Math.max(spec.span, 1e-3)] }, y: { range: () => [-0.6, n - 0.4] } },
-      axes: [{ label: "seconds since the first trial started" },
+      axes: [{ label: spec.xLabel || "seconds since the first trial started" },
         { ...catAxis(spec.names), size: Math.min(260, 30 + 7 * Math.max(...spec.names.map((s) => s.length), 4)) }],
       legend: { show: false },
       cursor: { y: false, points: { show: false } },
