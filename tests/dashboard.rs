@@ -469,7 +469,14 @@ async fn dashboard_in_headless_chromium() {
     screenshot(&c, "pareto", "#pareto-chart canvas").await;
     pick_run(&c, "mf_smac3").await;
     view(&c, "budgets").await;
-    screenshot(&c, "budgets", "#budget-table tbody tr").await;
+    // SMAC3's Hyperband over budgets 1..9 (eta 3): brackets of 3, 2 and 1 stages.
+    wait_for("the Hyperband brackets", 15, || async {
+        (count(&c, "#bracket-table tbody tr").await == 6).then_some(())
+    })
+    .await;
+    let title = text(&c, "#bracket-title").await.unwrap();
+    assert!(title.starts_with("Hyperband brackets (eta 3, budgets 1 to 9)"), "{title}");
+    screenshot(&c, "budgets", "#bracket-table tbody tr").await;
 
     // ---- `smac scheduler --dashboard`: workers joining and leaving -------------------------
     let sdir = tempfile::tempdir().unwrap();

@@ -16,6 +16,7 @@ use smac_core::{
 };
 use smac_runner::dask::{DaskBackend, DaskCluster, DaskError, DaskOptions, DaskStats};
 use smac_runner::{DaskStyleParallelRunner, ParallelOptions};
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -375,6 +376,12 @@ fn hpo_on_a_dask_cluster_survives_losing_a_worker_mid_run() {
     assert_eq!((stats.submitted, stats.completed, stats.failed), (30, 30, 0), "{stats:?}");
     assert_eq!(stats.max_workers, 2);
     assert_eq!(stats.trials_per_worker.len(), 2, "both workers ran trials: {stats:?}");
+    // Each trial names the Dask worker that ran it (for the dashboard's Gantt chart).
+    let named: HashSet<String> =
+        rh.iter().map(|(_, v)| v.additional_info["worker"].as_str().expect("worker").to_string()).collect();
+    let counted: HashSet<String> = stats.trials_per_worker.keys().cloned().collect();
+    assert_eq!(named, counted, "the workers in additional_info are the Dask workers' addresses");
+    assert!(named.iter().all(|w| w.starts_with("tcp://")), "{named:?}");
     assert!(eventually(Duration::from_secs(5), || runner.n_workers() == 1), "the lost worker is gone");
     assert_eq!(runner.count_available_workers(), 1, "free slots follow the cluster");
     drop(smbo);

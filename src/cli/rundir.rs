@@ -30,6 +30,8 @@ pub struct Run {
     pub finished: Option<bool>,
     /// `scenario.json`'s `_meta.facade.name` (SMAC3's facade class), if written.
     pub facade: Option<String>,
+    /// `scenario.json`'s `_meta.intensifier`: its class name and `eta`, if written.
+    pub intensifier: Option<(String, Option<u64>)>,
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value, CliError> {
@@ -51,9 +53,14 @@ impl Run {
         let sc_path = dir.join("scenario.json");
         let sc_text = std::fs::read_to_string(&sc_path).map_err(|e| CliError::io(&sc_path, e))?;
         let scenario = Scenario::from_json(&sc_text, space.clone(), &sc_path)?;
-        let facade = parse_lenient(&sc_text)
-            .ok()
-            .and_then(|v| v.pointer("/_meta/facade/name").and_then(|n| n.as_str()).map(str::to_string));
+        let meta = parse_lenient(&sc_text).ok();
+        let meta_str = |p: &str| meta.as_ref()?.pointer(p)?.as_str().map(str::to_string);
+        let facade = meta_str("/_meta/facade/name");
+        let intensifier = meta_str("/_meta/intensifier/name").map(|name| {
+            let eta =
+                meta.as_ref().and_then(|m| m.pointer("/_meta/intensifier/eta")).and_then(|e| e.as_u64());
+            (name, eta)
+        });
         let rh_path = dir.join("runhistory.json");
         let rh_text = std::fs::read_to_string(&rh_path).map_err(|e| CliError::io(&rh_path, e))?;
         let runhistory = RunHistory::from_json(&rh_text, &space, scenario.n_objectives(), &rh_path)?;
@@ -86,6 +93,7 @@ impl Run {
             used_walltime,
             finished,
             facade,
+            intensifier,
         })
     }
 

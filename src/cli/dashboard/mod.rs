@@ -8,6 +8,7 @@
 //! its files change and tells open pages through server-sent events. It never writes to a run
 //! directory. The user guide is `docs/dashboard.md`.
 
+pub mod brackets;
 pub mod http;
 pub mod importance;
 pub mod model;

@@ -246,7 +246,8 @@ pub fn budgets(d: &RunData) -> Json {
         }
         table.push(json!({"budget": b, "trials": costs.len(), "median": m, "best": lo}));
     }
-    json!({"objective": d.run.scenario.objectives.first(), "x": x, "y": y, "median": med, "best": best, "table": table})
+    json!({"objective": d.run.scenario.objectives.first(), "x": x, "y": y, "median": med, "best": best, "table": table,
+        "brackets": super::brackets::brackets(d)})
 }
 
 /// Everything about one trial, for the detail panel.

@@ -283,12 +283,15 @@ impl DaskBackend {
         None
     }
 
-    fn finish(&mut self, seq: u64, worker: Option<String>, value: TrialValue) {
+    fn finish(&mut self, seq: u64, worker: Option<String>, mut value: TrialValue) {
         if self.in_flight.remove(&seq).is_none() {
             tracing::warn!(seq, "result for an unknown trial; ignored");
             return;
         }
         if let Some(w) = worker {
+            // The Dask worker's address, as our scheduler names its workers, for the dashboard's
+            // Gantt chart (a target's own key wins).
+            value.additional_info.entry("worker").or_insert_with(|| w.clone().into());
             *self.stats.trials_per_worker.entry(w).or_default() += 1;
         }
         self.queued.push_back(BackendEvent::Finished { seq, value });

@@ -307,6 +307,32 @@
       series: [{ label: "trials", values: b.y, color: "#9ab" }, { label: "median", values: b.median, color: "#000", line: true, size: 7 },
         { label: "best", values: b.best, color: "#2ca02c", line: true, size: 7 }] });
     $("#budget-table tbody").innerHTML = b.table.map((r) => `<tr><td>${r.budget}</td><td>${r.trials}</td><td>${fmt(r.median)}</td><td>${fmt(r.best)}</td></tr>`).join("");
+    renderBrackets(b.brackets, b.objective);
+  }
+
+  function renderBrackets(h, objective) {
+    $("#bracket-hint").hidden = !h;
+    if (!h) {
+      $("#bracket-title").textContent = "";
+      $("#bracket-chart").innerHTML = "";
+      $("#bracket-table tbody").innerHTML = "";
+      return;
+    }
+    $("#bracket-title").textContent = `${h.intensifier} brackets (eta ${h.eta}, budgets ${fmt(h.min_budget)} to ${fmt(h.max_budget)})` +
+      (h.unmatched_configs ? ` · ${h.unmatched_configs} configuration(s) fit no bracket` : "");
+    // One series per bracket over the sorted union of the budgets.
+    const pts = [];
+    h.brackets.forEach((br, i) => br.budgets.forEach((x, j) => pts.push([x, i, br.costs[j]])));
+    pts.sort((a, b) => a[0] - b[0]);
+    const series = h.brackets.map((br, i) => ({ label: `bracket ${br.bracket}`, values: pts.map((p) => (p[1] === i ? p[2] : null)) }));
+    if (pts.length) {
+      SmacCharts.points($("#bracket-chart"), { x: pts.map((p) => p[0]), xLabel: "budget", yLabel: objective, logX: true, height: 320, series });
+    } else {
+      $("#bracket-chart").innerHTML = "<p class='hint'>no successful trial yet</p>";
+    }
+    $("#bracket-table tbody").innerHTML = h.brackets.flatMap((br) => br.stages.map((s, k) =>
+      `<tr data-bracket="${br.bracket}"><td>${k === 0 ? br.bracket : ""}</td><td>${k + 1}</td><td>${fmt(s.budget)}</td>` +
+      `<td>${s.planned}</td><td>${s.reached}</td><td>${s.best === null ? "–" : fmt(s.best)}</td></tr>`)).join("");
   }
 
   const VIEW_FN = { runs: async () => {}, convergence: renderConvergence, trials: renderTrials, parameters: renderParameters,
