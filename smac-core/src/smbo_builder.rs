@@ -73,7 +73,7 @@ impl SmboBuilder {
     }
 
     /// SMAC3's `HyperparameterOptimizationFacade`: a random forest on log-scaled costs (10 trees,
-    /// all features per split), log-EI, the local-and-sorted-random maximizer with 10,000
+    /// all features per split, random thresholds as SMAC3 2.4's scikit-learn forest), log-EI, the local-and-sorted-random maximizer with 10,000
     /// challengers, 20% interleaved random configurations, challengers regenerated after 8, and
     /// a Sobol design of `max(1, min(10·d, n_trials/4))` configurations plus the default one.
     pub fn hpo(scenario: Scenario) -> Self {

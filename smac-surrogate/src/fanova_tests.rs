@@ -1,7 +1,7 @@
 //! fANOVA on forests fitted to functions whose variance decomposition is known.
 
 use super::*;
-use crate::{RandomForestConfig, Surrogate};
+use crate::{RandomForestConfig, Splitter, Surrogate};
 use ndarray::{Array1, Array2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -38,8 +38,13 @@ fn fanova_of(types: Vec<FeatureType>, n: usize, f: impl Fn(&[f64]) -> f64) -> Fa
 fn exact_on_a_single_tree_over_a_grid() {
     // One tree without bootstrapping splits at 0.5 in both columns: four quadrants with values
     // x' + 2y' (x', y' in {0, 1}). μ = 1.5, V = 1.25, V_x = 0.25, V_y = 1.
-    let cfg =
-        RandomForestConfig { n_trees: 1, bootstrapping: false, log_y: false, ..RandomForestConfig::hpo() };
+    let cfg = RandomForestConfig {
+        n_trees: 1,
+        bootstrapping: false,
+        log_y: false,
+        splitter: Splitter::Best,
+        ..RandomForestConfig::hpo()
+    };
     let mut rf = RandomForest::new(cfg, vec![FeatureType::Continuous; 2]);
     let x = ndarray::arr2(&[[0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]]);
     let y =

@@ -37,7 +37,7 @@ mod optim;
 mod tree;
 
 pub use fanova::{FanovaResult, Importance};
-pub use forest::{RandomForest, RandomForestConfig};
+pub use forest::{RandomForest, RandomForestConfig, Splitter};
 pub use gp::{FitKind, GaussianProcess, GaussianProcessConfig, RefitSchedule};
 
 use ndarray::{Array1, ArrayView1, ArrayView2};

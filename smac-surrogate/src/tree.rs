@@ -111,6 +111,8 @@ pub(crate) struct TreeParams {
     pub max_depth: usize,
     /// Leaf value `ln(mean(exp(y)) + 1e-10)` instead of `mean(y)`.
     pub log_y: bool,
+    /// Continuous thresholds drawn at random ([`crate::Splitter::Random`]).
+    pub random_splits: bool,
 }
 
 /// One node of the flat tree array (16 bytes; the right child is always `left + 1`).
@@ -440,10 +442,12 @@ fn find_split<R: Rng>(
         let f = features[i];
         let rows = &order[f * u + start..f * u + end];
         let current = best.map_or(f64::NEG_INFINITY, |b| b.score);
-        let found = if ctx.data.n_cats[f] == 0 {
-            best_numeric_split(ctx, ctx.data.col(f), rows, current)
-        } else {
+        let found = if ctx.data.n_cats[f] > 0 {
             best_categorical_split(ctx, ctx.data.col(f), rows, current, cats)
+        } else if params.random_splits {
+            random_numeric_split(ctx, ctx.data.col(f), rows, current, rng)
+        } else {
+            best_numeric_split(ctx, ctx.data.col(f), rows, current)
         };
         if let Some((score, threshold)) = found {
             best = Some(Best { score, feature: f, threshold });
@@ -492,6 +496,46 @@ fn best_numeric_split(ctx: &NodeCtx<'_>, col: &[f64], rows: &[u32], current: f64
         threshold = lo;
     }
     Some((best_score, threshold))
+}
+
+/// Extremely randomized split of one sorted feature (scikit-learn's `splitter="random"`): a
+/// threshold drawn uniformly in `[min, max)` of the node's values, kept if both children hold
+/// `min_leaf` samples and it beats `current`. The trees then disagree between observations far
+/// more than with best splits, which widens the forest's variance away from the data.
+fn random_numeric_split<R: Rng>(
+    ctx: &NodeCtx<'_>,
+    col: &[f64],
+    rows: &[u32],
+    current: f64,
+    rng: &mut R,
+) -> Option<(f64, f64)> {
+    let lo = col[rows[0] as usize];
+    let hi = col[rows[rows.len() - 1] as usize];
+    // scikit-learn's FEATURE_THRESHOLD: a feature this flat in the node is constant.
+    if hi - lo <= 1e-7 {
+        return None;
+    }
+    let mut threshold = lo + rng.random::<f64>() * (hi - lo);
+    if threshold >= hi {
+        threshold = lo;
+    }
+    let (mut left_sum, mut n_left) = (0.0, 0.0);
+    for &r in rows {
+        if col[r as usize] > threshold {
+            break;
+        }
+        let (wy, w) = ctx.stats[r as usize];
+        left_sum += wy;
+        n_left += w;
+    }
+    let min_leaf = ctx.min_leaf as f64;
+    let n_right = ctx.count as f64 - n_left;
+    if n_left < min_leaf || n_right < min_leaf {
+        return None;
+    }
+    let right_sum = ctx.sum - left_sum;
+    let score = left_sum * left_sum / n_left + right_sum * right_sum / n_right;
+    (score > current).then_some((score, threshold))
 }
 
 /// Best category-subset split of one categorical feature that beats `current`; on success the

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use smac_surrogate::{
-    FeatureType, RandomForest, RandomForestConfig, Surrogate, SurrogateError, VARIANCE_FLOOR,
+    FeatureType, RandomForest, RandomForestConfig, Splitter, Surrogate, SurrogateError, VARIANCE_FLOOR,
 };
 
 fn assert_send_clone<T: Send + Clone>() {}
@@ -232,4 +232,31 @@ proptest! {
             prop_assert!(v >= VARIANCE_FLOOR && v.is_finite());
         }
     }
+}
+
+#[test]
+fn random_splits_make_the_trees_disagree_between_observations_and_best_splits_do_not() {
+    // Two points, no bootstrapping: every tree has one split, somewhere between them.
+    let x = array![[0.0], [1.0]];
+    let y = array![0.0, 1.0];
+    let fit = |splitter| {
+        let cfg = RandomForestConfig { bootstrapping: false, splitter, seed: 5, ..plain(5) };
+        let mut rf = RandomForest::new(cfg, vec![FeatureType::Continuous]);
+        rf.fit(x.view(), y.view()).unwrap();
+        rf.predict(array![[0.0], [0.3], [0.5], [0.7], [1.0]].view()).unwrap()
+    };
+    let (mean_b, var_b) = fit(Splitter::Best);
+    let (mean_r, var_r) = fit(Splitter::Random);
+    // Both reproduce the observations.
+    for (m, v) in [(&mean_b, &var_b), (&mean_r, &var_r)] {
+        assert_eq!((m[0], m[4]), (0.0, 1.0));
+        assert!(v[0] <= VARIANCE_FLOOR && v[4] <= VARIANCE_FLOOR);
+    }
+    // Best splits all cut at the midpoint: no disagreement anywhere.
+    assert!(var_b.iter().all(|v| *v <= VARIANCE_FLOOR), "{var_b:?}");
+    assert_eq!((mean_b[1], mean_b[3]), (0.0, 1.0));
+    // Random thresholds spread over (0, 1): the trees disagree in between, most in the middle.
+    assert!(var_r[2] > 0.1, "{var_r:?}");
+    assert!(var_r[1] > VARIANCE_FLOOR && var_r[3] > VARIANCE_FLOOR, "{var_r:?}");
+    assert!(mean_r[1] < mean_r[2] && mean_r[2] < mean_r[3], "{mean_r:?}");
 }

@@ -1,5 +1,10 @@
 //! Mixed and conditional problems: spaces with integers, categoricals, ordinals and conditions,
 //! each with an exactly known optimum, so that regret is as meaningful as on the box functions.
+//!
+//! Hyperparameters are added in ConfigSpace 1.x's order (by condition depth, then by name),
+//! which the Python definitions (`benchmarks/peers/problems.py`) get from ConfigSpace: the Rust
+//! API and the Python package then encode configurations as the same vectors, and their runs
+//! can be compared trial by trial.
 
 use super::functions::branin;
 use smac_core::{Condition, ConfigSpace, Configuration, Hyperparameter, Value};
@@ -115,11 +120,13 @@ pub const MIXED_OPTIMUM: f64 = 0.0;
 /// `C` ∈ [1e-3, 1e3] log (default 1.0); `shrinking` ∈ {true, false} (default true).
 pub fn mixed_conditional_space() -> ConfigSpace {
     let mut cs = ConfigSpace::new(MIXED_NAME);
-    cs.add(Hyperparameter::categorical("kernel", ["linear", "poly", "rbf"]).default_value("rbf"))
+    cs.add(Hyperparameter::float("C", 1e-3, 1e3).log().default_value(1.0))
+        .and_then(|cs| {
+            cs.add(Hyperparameter::categorical("kernel", ["linear", "poly", "rbf"]).default_value("rbf"))
+        })
+        .and_then(|cs| cs.add(Hyperparameter::categorical("shrinking", [true, false]).default_value(true)))
         .and_then(|cs| cs.add(Hyperparameter::integer("degree", 1, 5).default_value(2i64)))
         .and_then(|cs| cs.add(Hyperparameter::float("gamma", 1e-4, 10.0).log().default_value(0.1)))
-        .and_then(|cs| cs.add(Hyperparameter::float("C", 1e-3, 1e3).log().default_value(1.0)))
-        .and_then(|cs| cs.add(Hyperparameter::categorical("shrinking", [true, false]).default_value(true)))
         .and_then(|cs| cs.add_condition(Condition::equals("degree", "kernel", "poly")))
         .and_then(|cs| cs.add_condition(Condition::equals("gamma", "kernel", "rbf")))
         .expect("the mixed space is valid");
@@ -161,9 +168,9 @@ const BRANIN_SHIFTS: [(&str, f64, f64); 3] = [("s0", 0.0, 0.0), ("s1", 0.275, 0.
 pub fn branin_mixed_space() -> ConfigSpace {
     let mut cs = ConfigSpace::new("branin_mixed");
     cs.add_all([
+        Hyperparameter::categorical("shift", BRANIN_SHIFTS.map(|s| s.0)).default_value("s0"),
         Hyperparameter::float("x0", -5.0, 10.0).default_value(2.5),
         Hyperparameter::integer("x1", 0, 15).default_value(8i64),
-        Hyperparameter::categorical("shift", BRANIN_SHIFTS.map(|s| s.0)).default_value("s0"),
     ])
     .expect("the branin_mixed space is valid");
     cs
@@ -193,16 +200,16 @@ pub fn model_choice_space() -> ConfigSpace {
     let mut cs = ConfigSpace::new("model_choice");
     cs.add_all([
         Hyperparameter::categorical("family", ["linear", "tree", "net"]).default_value("tree"),
-        Hyperparameter::float("alpha", 1e-6, 1.0).log().default_value(1e-3),
-        Hyperparameter::categorical("penalty", ["l1", "l2", "elasticnet"]).default_value("l2"),
-        Hyperparameter::float("l1_ratio", 0.0, 1.0).default_value(0.5),
-        Hyperparameter::integer("n_estimators", 10, 1000).log().default_value(100i64),
-        Hyperparameter::integer("max_depth", 1, 20).default_value(10i64),
-        Hyperparameter::categorical("criterion", ["gini", "entropy"]).default_value("gini"),
-        Hyperparameter::integer("n_layers", 1, 6).default_value(4i64),
-        Hyperparameter::ordinal("width", [16i64, 32, 64, 128, 256]).default_value(64i64),
         Hyperparameter::categorical("activation", ["relu", "tanh", "logistic"]).default_value("tanh"),
+        Hyperparameter::float("alpha", 1e-6, 1.0).log().default_value(1e-3),
+        Hyperparameter::categorical("criterion", ["gini", "entropy"]).default_value("gini"),
         Hyperparameter::float("lr", 1e-6, 0.1).log().default_value(1e-4),
+        Hyperparameter::integer("max_depth", 1, 20).default_value(10i64),
+        Hyperparameter::integer("n_estimators", 10, 1000).log().default_value(100i64),
+        Hyperparameter::integer("n_layers", 1, 6).default_value(4i64),
+        Hyperparameter::categorical("penalty", ["l1", "l2", "elasticnet"]).default_value("l2"),
+        Hyperparameter::ordinal("width", [16i64, 32, 64, 128, 256]).default_value(64i64),
+        Hyperparameter::float("l1_ratio", 0.0, 1.0).default_value(0.5),
     ])
     .expect("the model_choice hyperparameters are valid");
     for (child, family) in [

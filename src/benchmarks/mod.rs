@@ -66,11 +66,16 @@ impl BenchFunction {
     }
 
     /// The function's space: floats `x0..x{dim-1}` on the bounds, each defaulting to the
-    /// midpoint of its interval (ConfigSpace's rule for a float without an explicit default).
+    /// midpoint of its interval (ConfigSpace's rule for a float without an explicit default),
+    /// in ConfigSpace's order — by name as text (`x0, x1, x10, …, x2`), as the Python
+    /// definitions get them, so that both encode a configuration as the same vector.
     pub fn configspace(&self) -> ConfigSpace {
         let mut cs = ConfigSpace::new(self.name);
-        for (i, &(lo, hi)) in self.bounds.iter().enumerate() {
-            cs.add(Hyperparameter::float(Self::input_name(i), lo, hi)).expect("suite bounds are valid");
+        let mut inputs: Vec<(String, (f64, f64))> =
+            self.bounds.iter().enumerate().map(|(i, &b)| (Self::input_name(i), b)).collect();
+        inputs.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, (lo, hi)) in inputs {
+            cs.add(Hyperparameter::float(name, lo, hi)).expect("suite bounds are valid");
         }
         cs
     }

@@ -2,6 +2,7 @@
 //! points never below the optimum, and the ConfigSpace versions agreeing with `eval`.
 
 use super::*;
+use functions::PI_CONFIGSPACE;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use smac_core::Value;
@@ -45,7 +46,7 @@ fn catalogue_has_the_spec_names_dims_and_bounds() {
         ("rosenbrock4", 4, (-5.0, 10.0), 0.0),
         ("ackley5", 5, (-32.768, 32.768), 0.0),
         ("levy5", 5, (-10.0, 10.0), 0.0),
-        ("michalewicz5", 5, (0.0, PI), -4.6876581790881495),
+        ("michalewicz5", 5, (0.0, PI_CONFIGSPACE), -4.6876581790881495),
         ("hartmann6", 6, (0.0, 1.0), -3.32236801141551),
         ("trid6", 6, (-36.0, 36.0), -50.0),
         ("powell8", 8, (-4.0, 5.0), 0.0),

@@ -2,7 +2,10 @@
 //! random forest fitted like the HPO facade's model, on the run's successful trials.
 //!
 //! The forest has SMAC3's HPO settings ([`RandomForestConfig::hpo`], seeded with the scenario's
-//! seed) and learns the configuration vectors (the SMBO loop's encoding, instance features left
+//! seed) except the split rule: best thresholds ([`Splitter::Best`], as pyrfr, the forest of
+//! the fANOVA reference implementation) instead of the facade's random ones, whose extra
+//! randomness spreads the importance between trees (with 30 trials of a function of one
+//! dominant hyperparameter: 35 % ± 24 % for it instead of above 50 %). It learns the configuration vectors (the SMBO loop's encoding, instance features left
 //! out) against the log-scaled cost, as the HPO facade's encoder scales it. Fits happen when a
 //! page asks, in a blocking thread (event streams and other requests go on meanwhile), once per
 //! run and number of finished trials; concurrent requests wait for the same fit.
@@ -12,7 +15,7 @@ use ndarray::{Array1, Array2};
 use serde::Serialize;
 use smac_core::configspace::HpKind;
 use smac_core::StatusType;
-use smac_surrogate::{Importance, RandomForest, RandomForestConfig, Surrogate};
+use smac_surrogate::{Importance, RandomForest, RandomForestConfig, Splitter, Surrogate};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
@@ -108,7 +111,8 @@ pub fn compute(d: &RunData) -> ImportanceView {
     smac_core::encoder::log_scale(&mut y, 5.0);
     let mut types = smac_core::smbo_builder::feature_types(scenario);
     types.truncate(n_params);
-    let config = RandomForestConfig { seed: scenario.seed, ..RandomForestConfig::hpo() };
+    let config =
+        RandomForestConfig { seed: scenario.seed, splitter: Splitter::Best, ..RandomForestConfig::hpo() };
     let n_trees = config.n_trees;
     let mut forest = RandomForest::new(config, types);
     let result = forest.fit(x.view(), y.view()).and_then(|()| forest.fanova());
