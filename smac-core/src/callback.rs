@@ -30,6 +30,14 @@ pub trait Callback: Send {
     fn on_ask_start(&mut self, _state: &RunState<'_>) {}
     /// After a trial was asked for.
     fn on_ask(&mut self, _state: &RunState<'_>, _trial: &TrialInfo) {}
+    /// Before the config selector looks for a new configuration: before the surrogate is
+    /// trained and the acquisition maximized, when it comes to that (SMAC3's
+    /// `on_next_configurations_start`). Called during an ask, only when the intensifier needs a
+    /// configuration it has not run yet.
+    fn on_next_configurations_start(&mut self) {}
+    /// The config selector chose `config` (from the initial design, the model or at random;
+    /// SMAC3's `on_next_configurations_end`).
+    fn on_next_configurations_end(&mut self, _config: &Configuration) {}
     /// Before a result is recorded (SMAC3's `on_tell_start`).
     fn on_tell_start(&mut self, _state: &RunState<'_>, _trial: &TrialInfo, _value: &TrialValue) {}
     /// After a result was recorded; return `false` to stop the optimization.

@@ -8,6 +8,7 @@
 //! guess and regenerating would only burn time. Configurations already in the run history are
 //! never proposed again.
 
+use crate::callback::Callback;
 use crate::configspace::{ConfigSpace, Configuration};
 use crate::error::SmacError;
 use crate::runhistory::RunHistory;
@@ -47,6 +48,8 @@ pub struct ConfigSelector {
     used_from_list: usize,
     data_at_generation: usize,
     batch: usize,
+    /// The loop's callbacks, lent for the duration of an ask (`on_next_configurations_*`).
+    observers: Vec<Box<dyn Callback>>,
 }
 
 /// Random draws tried before giving up on finding an unseen configuration (tiny spaces).
@@ -67,7 +70,19 @@ impl ConfigSelector {
             used_from_list: 0,
             data_at_generation: usize::MAX,
             batch: 1,
+            observers: Vec::new(),
         }
+    }
+
+    /// Lends the loop's callbacks to the selector (their `on_next_configurations_*` hooks run
+    /// while it chooses); [`Self::return_observers`] gives them back.
+    pub fn lend_observers(&mut self, callbacks: Vec<Box<dyn Callback>>) {
+        self.observers = callbacks;
+    }
+
+    /// The callbacks lent with [`Self::lend_observers`].
+    pub fn return_observers(&mut self) -> Vec<Box<dyn Callback>> {
+        std::mem::take(&mut self.observers)
     }
 
     /// Uses `generator` after the design, interleaving random configurations with probability
@@ -105,6 +120,24 @@ impl ConfigSelector {
 
     /// The next configuration not yet in the run history, or `None` when the space is exhausted.
     pub fn next(
+        &mut self,
+        runhistory: &RunHistory,
+        incumbents: &[Configuration],
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Option<Configuration>, SmacError> {
+        for cb in &mut self.observers {
+            cb.on_next_configurations_start();
+        }
+        let next = self.choose(runhistory, incumbents, rng)?;
+        if let Some(c) = &next {
+            for cb in &mut self.observers {
+                cb.on_next_configurations_end(c);
+            }
+        }
+        Ok(next)
+    }
+
+    fn choose(
         &mut self,
         runhistory: &RunHistory,
         incumbents: &[Configuration],

@@ -163,7 +163,11 @@ impl<R: Runner> Smbo<R> {
     pub fn ask(&mut self) -> Result<TrialInfo, SmacError> {
         self.ensure_started();
         self.with_callbacks(|cb, state| cb.on_ask_start(state));
-        let trial = match self.intensifier.next_trial(&self.runhistory, &mut self.selector, &mut self.rng)? {
+        // The selector calls the callbacks' on_next_configurations_* hooks while it chooses.
+        self.selector.lend_observers(std::mem::take(&mut self.callbacks));
+        let next = self.intensifier.next_trial(&self.runhistory, &mut self.selector, &mut self.rng);
+        self.callbacks = self.selector.return_observers();
+        let trial = match next? {
             NextTrial::Run(t) => t,
             NextTrial::Wait => return Err(SmacError::WaitForResults(self.runhistory.n_running())),
             NextTrial::Exhausted => {

@@ -302,3 +302,46 @@ fn cputime_limit_counts_the_targets_cpu_time_as_smac3_does() {
     // Trials start while the target has used less than 3.5 CPU seconds: after 0, 1, 2 and 3.
     assert_eq!(smbo.runhistory().len(), 4);
 }
+
+/// Records the hooks' order: `a` ask start, `s`/`e` next configurations start/end, `k` asked.
+struct HookLog(std::sync::Arc<std::sync::Mutex<String>>);
+impl Callback for HookLog {
+    fn on_ask_start(&mut self, _: &RunState<'_>) {
+        self.0.lock().unwrap().push('a');
+    }
+    fn on_next_configurations_start(&mut self) {
+        self.0.lock().unwrap().push('s');
+    }
+    fn on_next_configurations_end(&mut self, config: &smac_core::Configuration) {
+        assert!(config.get_f64("x").is_some());
+        self.0.lock().unwrap().push('e');
+    }
+    fn on_ask(&mut self, _: &RunState<'_>, _: &TrialInfo) {
+        self.0.lock().unwrap().push('k');
+    }
+}
+
+#[test]
+fn the_config_selector_calls_the_next_configurations_hooks_around_each_new_configuration() {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    // HPO facade: an initial design, then model-based and random configurations.
+    let s = Scenario::builder(space()).n_trials(15).seed(2).deterministic(true).build().unwrap();
+    let mut smbo =
+        SmboBuilder::hpo(s).persist(false).callback(HookLog(log.clone())).build(in_process()).unwrap();
+    smbo.optimize().unwrap();
+    // Every trial is a new configuration (a deterministic scenario runs each once).
+    assert_eq!(*log.lock().unwrap(), "asek".repeat(15));
+
+    // Without determinism the intensifier also reruns known configurations on new seeds:
+    // those asks do not go through the selector.
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let s = Scenario::builder(space()).n_trials(15).seed(2).build().unwrap();
+    let mut smbo =
+        SmboBuilder::hpo(s).persist(false).callback(HookLog(log.clone())).build(in_process()).unwrap();
+    smbo.optimize().unwrap();
+    let log = log.lock().unwrap().clone();
+    let new_configs = smbo.runhistory().configs().len();
+    assert_eq!(log.matches("asek").count(), new_configs, "{log}");
+    assert_eq!(log.matches("ak").count(), 15 - new_configs, "{log}");
+    assert!(new_configs < 15, "{log}");
+}

@@ -222,12 +222,18 @@ pub struct PyListener {
     errors: ErrorSlot,
     /// Trajectory entries already sent; the ones restored from disk reach Python via `state()`.
     trajectory_seen: Option<usize>,
+    /// Whether the user gave callbacks, so that the selector's per-configuration hooks are
+    /// worth a trip into Python (the listener's `selector_hooks`).
+    selector_hooks: bool,
 }
 
 impl PyListener {
     /// Wraps the facade's listener object.
     pub fn new(obj: Py<PyAny>, errors: ErrorSlot) -> Self {
-        PyListener { obj, errors, trajectory_seen: None }
+        let selector_hooks = Python::with_gil(|py| {
+            obj.getattr(py, "selector_hooks").and_then(|v| v.is_truthy(py)).unwrap_or(false)
+        });
+        PyListener { obj, errors, trajectory_seen: None, selector_hooks }
     }
 
     /// Calls `name(*args)`; an exception is parked and ends the run. Returns the result's truth.
@@ -252,6 +258,16 @@ impl Callback for PyListener {
     }
     fn on_ask(&mut self, state: &RunState<'_>, trial: &TrialInfo) {
         self.call("on_ask_end", (trial_json(trial, Some(state.runhistory)),));
+    }
+    fn on_next_configurations_start(&mut self) {
+        if self.selector_hooks {
+            self.call("on_next_configurations_start", ());
+        }
+    }
+    fn on_next_configurations_end(&mut self, config: &smac_core::Configuration) {
+        if self.selector_hooks {
+            self.call("on_next_configurations_end", (config.to_json().to_string(),));
+        }
     }
     fn on_tell_start(&mut self, state: &RunState<'_>, trial: &TrialInfo, value: &TrialValue) {
         self.call("on_tell_start", (trial_json(trial, Some(state.runhistory)), value_json(value)));

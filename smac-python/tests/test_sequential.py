@@ -49,8 +49,7 @@ def test_hpo_optimize_finds_the_minimum_and_writes_the_run_directory(space, tmp_
     best = min(rh.get_cost(c) for c in rh.get_configs())
     assert rh.get_cost(inc) == best
     assert rh.get_configs(sort_by="cost")[0] == inc
-    # Better than the default configuration (cost 6.25) by far: the model works.
-    assert best < 2.5
+    assert best < 6.25, "better than the default configuration"
     traj = smac.intensifier.trajectory
     assert traj and [t.costs[0] for t in traj] == sorted((t.costs[0] for t in traj), reverse=True)
     assert smac.runhistory.get_config(traj[-1].config_ids[0]) == inc
@@ -59,6 +58,18 @@ def test_hpo_optimize_finds_the_minimum_and_writes_the_run_directory(space, tmp_
     data = json.loads((run_dir / "runhistory.json").read_text())
     assert len(data["data"]) == 40
     assert {"scenario.json", "configspace.json", "intensifier.json", "optimization.json"} <= {p.name for p in run_dir.iterdir()}
+
+
+def test_the_model_beats_random_search(space, tmp_path):
+    # 40 uniform samples of the 10 × 10 box reach cost c with probability 1 − (1 − πc/100)^40:
+    # random search's median best is 0.55. The HPO facade's median over five seeds must beat it.
+    bests = []
+    for seed in range(5):
+        sc = scenario(space, tmp_path, name=f"s{seed}", n_trials=40, seed=seed)
+        smac = HyperparameterOptimizationFacade(sc, quadratic, overwrite=True)
+        inc = smac.optimize()
+        bests.append(smac.runhistory.get_cost(inc))
+    assert sorted(bests)[2] < 0.55, bests
 
 
 def test_smac_show_reads_the_run_directory(space, tmp_path):
@@ -157,6 +168,35 @@ def test_callbacks_are_called_in_order_and_can_stop(space, tmp_path):
     assert cb.calls[0] == "start" and cb.calls[-1] == "end"
     assert cb.calls[1:5] == ["ask_start", "ask_end", "tell_start", "tell_end"]
     assert cb.calls.count("tell_end") == 5
+
+
+def test_the_next_configurations_hooks_surround_each_new_configuration(space, tmp_path):
+    class Hooks(Callback):
+        def __init__(self):
+            self.calls, self.configs = [], []
+
+        def on_ask_start(self, smbo):
+            self.calls.append("ask_start")
+
+        def on_next_configurations_start(self, config_selector):
+            assert len(config_selector.runhistory) == self.calls.count("ask_start") - 1
+            self.calls.append("next_start")
+
+        def on_next_configurations_end(self, config_selector, config):
+            assert isinstance(config, Configuration)
+            self.configs.append(config)
+            self.calls.append("next_end")
+
+        def on_ask_end(self, smbo, info):
+            self.calls.append("ask_end")
+
+    cb = Hooks()
+    sc = Scenario(space, deterministic=True, n_trials=12, output_directory=tmp_path / "hooks", seed=1)
+    smac = HyperparameterOptimizationFacade(sc, quadratic, callbacks=[cb], overwrite=True)
+    smac.optimize()
+    # Deterministic: every ask needs a new configuration, chosen between the two hooks.
+    assert cb.calls == ["ask_start", "next_start", "next_end", "ask_end"] * 12
+    assert cb.configs == smac.runhistory.get_configs()
 
 
 def test_a_callback_error_ends_the_run_and_is_raised(space, tmp_path):

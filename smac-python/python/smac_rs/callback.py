@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ConfigSpace import Configuration
+
 from smac_rs.runhistory.dataclasses import TrialInfo, TrialValue
 
 
@@ -23,6 +25,14 @@ class Callback:
 
     def on_iteration_end(self, smbo: Any) -> None:
         """After a result was told."""
+
+    def on_next_configurations_start(self, config_selector: Any) -> None:
+        """Before the config selector looks for a new configuration (before the surrogate is
+        trained and the acquisition maximized). ``config_selector`` is the same view as
+        ``smbo`` in the other hooks (SMAC3 passes its ``ConfigSelector``)."""
+
+    def on_next_configurations_end(self, config_selector: Any, config: Configuration) -> None:
+        """The config selector chose ``config``."""
 
     def on_ask_start(self, smbo: Any) -> None:
         """Before the intensifier is asked for a trial."""

@@ -102,6 +102,8 @@ class _Listener:
 
     def __init__(self, facade: AbstractFacade) -> None:
         self._f = facade
+        # Read once by the Rust side: the per-configuration hooks cost a call into Python each.
+        self.selector_hooks = bool(facade._callbacks)
 
     def _info(self, trial_json: str) -> TrialInfo:
         return self._f._trial_info(json.loads(trial_json))
@@ -123,6 +125,15 @@ class _Listener:
             info = self._info(trial_json)
             for cb in self._f._callbacks:
                 cb.on_ask_end(self._f._smbo, info)
+
+    def on_next_configurations_start(self) -> None:
+        for cb in self._f._callbacks:
+            cb.on_next_configurations_start(self._f._smbo)
+
+    def on_next_configurations_end(self, config_json: str) -> None:
+        config = Configuration(self._f._scenario.configspace, values=json.loads(config_json))
+        for cb in self._f._callbacks:
+            cb.on_next_configurations_end(self._f._smbo, config)
 
     def on_tell_start(self, trial_json: str, value_json: str) -> None:
         if self._f._callbacks:
