@@ -552,3 +552,49 @@ fn output_directory_is_written_as_given() {
     let written = read_json(&out.join("quadratic/1/scenario.json"));
     assert_eq!(written["output_directory"], Json::from(out.join("quadratic/1").to_str().unwrap()));
 }
+
+#[test]
+fn objective_weights_steer_the_mean_aggregation_and_are_recorded() {
+    // Two objectives pulling x to +3 and to −3; all the weight on the first one.
+    let script =
+        "#!/bin/sh\nx=0\nwhile [ $# -gt 0 ]; do case \"$1\" in --x) x=$2; shift ;; esac; shift; done\n\
+                  awk -v x=\"$x\" 'BEGIN { printf \"cost=[%.12g, %.12g]\\n\", (x - 3)^2, (x + 3)^2 }'\n";
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("two.sh"), script).unwrap();
+    std::fs::set_permissions(d.join("two.sh"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let scenario = |weights: &str| {
+        format!(
+            "name = \"mo\"\nn_trials = 30\nseed = 4\ndeterministic = true\nobjectives = [\"left\", \"right\"]\n\
+             objective_weights = {weights}\n[target]\ncommand = [\"./two.sh\"]\n[space.x]\ntype = \"float\"\nlower = -5\nupper = 5\n"
+        )
+    };
+    // The median x of the last 10 trials, with the weights in the scenario's `_meta`.
+    let late_x = |weights: &str| {
+        std::fs::write(d.join("mo.toml"), scenario(weights)).unwrap();
+        run_ok(d, &["optimize", "--scenario", "mo.toml", "-q", "--overwrite"]);
+        let run = d.join("smac3_output/mo/4");
+        let meta = read_json(&run.join("scenario.json"))["_meta"]["multi_objective_algorithm"].clone();
+        let rh = read_json(&run.join("runhistory.json"));
+        let xs: Vec<f64> = rh["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| rh["configs"][r["config_id"].to_string()]["x"].as_f64().unwrap())
+            .collect();
+        assert_eq!(xs.len(), 30);
+        let mut late = xs[xs.len() - 10..].to_vec();
+        late.sort_by(f64::total_cmp);
+        (late[5], meta)
+    };
+    let (x, meta) = late_x("[1.0, 0.0]");
+    assert_eq!(meta, serde_json::json!({"name": "MeanAggregationStrategy", "objective_weights": [1.0, 0.0]}));
+    assert!(x > 1.5, "the first objective alone pulls towards x = 3: {x}");
+    let (x, _) = late_x("[0.0, 1.0]");
+    assert!(x < -1.5, "the second objective alone pulls towards x = -3: {x}");
+
+    std::fs::write(d.join("bad.toml"), scenario("[1.0]")).unwrap();
+    let out = smac(d, &["optimize", "--scenario", "bad.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("objective_weights: 1 weights for 2 objectives"));
+}

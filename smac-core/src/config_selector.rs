@@ -33,6 +33,14 @@ pub trait ConfigGenerator: Send {
 
     /// How proposals account for running trials; generators without a model ignore it.
     fn set_pending_strategy(&mut self, _strategy: crate::pending::PendingStrategy) {}
+
+    /// How several objectives become the model's target; generators without a model ignore it.
+    fn set_multi_objective(
+        &mut self,
+        _algorithm: &crate::multi_objective::MultiObjectiveAlgorithm,
+        _n_objectives: usize,
+    ) {
+    }
 }
 
 /// Chooses the next new configuration: initial design, then generated challengers interleaved

@@ -10,7 +10,7 @@
 //! worst finite cost seen: an infinite target would wreck the forest's leaf means and the
 //! log-scaling, while "as bad as the worst" keeps the model away from crashing regions.
 
-use crate::multi_objective::{normalize_costs, ParEgo};
+use crate::multi_objective::{normalize_costs, weighted_mean, MultiObjectiveAlgorithm, ParEgo};
 use crate::runhistory::RunHistory;
 use crate::scenario::Scenario;
 use crate::trial::StatusType;
@@ -27,8 +27,11 @@ pub struct RunHistoryEncoder {
     /// Percentile that sets how far below the minimum the log-scaling origin lies (SMAC3: 5).
     pub scale_percentage: f64,
     /// Scalarization of several objectives: ParEGO (SMAC3's `ParEGO`, ρ = 0.05) by default when
-    /// the scenario has several; `None` averages the normalized costs.
+    /// the scenario has several; `None` averages the normalized costs (SMAC3's
+    /// `MeanAggregationStrategy`), weighted by [`Self::objective_weights`] when given.
     pub multi_objective: Option<ParEgo>,
+    /// Weights of the mean aggregation (`multi_objective` is `None`).
+    pub objective_weights: Option<Vec<f64>>,
     n_params: usize,
     features: Option<std::collections::BTreeMap<String, Vec<f64>>>,
 }
@@ -52,8 +55,23 @@ impl RunHistoryEncoder {
             scale_percentage: 5.0,
             multi_objective: (scenario.n_objectives() > 1)
                 .then(|| ParEgo::new(scenario.n_objectives(), 0.05)),
+            objective_weights: None,
             n_params: scenario.configspace.len(),
             features: scenario.instance_features.clone(),
+        }
+    }
+
+    /// Uses `algorithm` to make one target of several objectives.
+    pub fn set_multi_objective(&mut self, algorithm: &MultiObjectiveAlgorithm, n_objectives: usize) {
+        match algorithm {
+            MultiObjectiveAlgorithm::ParEgo => {
+                self.multi_objective = (n_objectives > 1).then(|| ParEgo::new(n_objectives, 0.05));
+                self.objective_weights = None;
+            }
+            MultiObjectiveAlgorithm::MeanAggregation { objective_weights } => {
+                self.multi_objective = None;
+                self.objective_weights = objective_weights.clone();
+            }
         }
     }
 
@@ -110,6 +128,10 @@ impl RunHistoryEncoder {
                 match &self.multi_objective {
                     Some(p) if rh.n_objectives() > 1 => {
                         p.scalarize(&normalize_costs(&value.cost, rh.objective_bounds()))
+                    }
+                    None if rh.n_objectives() > 1 && self.objective_weights.is_some() => {
+                        let w = self.objective_weights.as_deref().expect("checked");
+                        weighted_mean(&normalize_costs(&value.cost, rh.objective_bounds()), w)
                     }
                     _ => rh.normalized_cost(&value.cost),
                 }
@@ -259,5 +281,34 @@ mod tests {
         assert!((y[0] - (tb + 0.05 * tb)).abs() < 1e-12, "{y:?}");
         assert!((y[1] - (ta + 0.05 * ta)).abs() < 1e-12);
         assert!((y[2] - (0.5 * ta.max(tb) + 0.05 * 0.5)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_mean_aggregation_weights_the_normalized_costs() {
+        let mut cs = ConfigSpace::new("m");
+        cs.add(Hyperparameter::float("x", 0.0, 1.0)).unwrap();
+        let scenario = Scenario::builder(cs).objectives(["a", "b"]).build().unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+        let configs = scenario.configspace.sample(3, &mut rng).unwrap();
+        let mut rh = RunHistory::new(2);
+        for (c, cost) in configs.iter().zip([[0.0, 10.0], [1.0, 0.0], [0.5, 5.0]]) {
+            rh.add(&TrialInfo::new(c.clone(), Some(0)), TrialValue::success(cost.to_vec(), unix_now()));
+        }
+        // Normalized costs (0, 1), (1, 0), (0.5, 0.5); weights (1, 3): (0·1 + 1·3) / 4, ….
+        let mut enc = RunHistoryEncoder::new(&scenario, false);
+        let mean = MultiObjectiveAlgorithm::MeanAggregation { objective_weights: Some(vec![1.0, 3.0]) };
+        enc.set_multi_objective(&mean, 2);
+        assert!(enc.multi_objective.is_none());
+        assert_eq!(enc.encode(&rh, None).y.to_vec(), vec![0.75, 0.25, 0.5]);
+        // Without weights: the plain mean.
+        enc.set_multi_objective(&MultiObjectiveAlgorithm::MeanAggregation { objective_weights: None }, 2);
+        assert_eq!(enc.encode(&rh, None).y.to_vec(), vec![0.5, 0.5, 0.5]);
+        assert!(MultiObjectiveAlgorithm::MeanAggregation { objective_weights: Some(vec![1.0]) }
+            .validate(2)
+            .unwrap_err()
+            .contains("1 weights for 2 objectives"));
+        assert!(MultiObjectiveAlgorithm::MeanAggregation { objective_weights: Some(vec![0.0, 0.0]) }
+            .validate(2)
+            .is_err());
     }
 }

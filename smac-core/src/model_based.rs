@@ -163,6 +163,11 @@ impl ConfigGenerator for ModelBasedGenerator {
         self.fitted_on = None;
     }
 
+    fn set_multi_objective(&mut self, algorithm: &crate::multi_objective::MultiObjectiveAlgorithm, n: usize) {
+        self.encoder.set_multi_objective(algorithm, n);
+        self.fitted_on = None;
+    }
+
     fn challengers(
         &mut self,
         rh: &RunHistory,

@@ -104,6 +104,41 @@ pub fn crowding_distance_order(costs: &[Vec<f64>]) -> Vec<usize> {
     order
 }
 
+/// How the surrogate's target is made from several objectives (SMAC3's
+/// `multi_objective_algorithm`); the incumbents are the Pareto front either way.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MultiObjectiveAlgorithm {
+    /// [`ParEgo`] (this project's default for every facade).
+    ParEgo,
+    /// SMAC3's `MeanAggregationStrategy`: the (weighted) mean of the normalized costs, as
+    /// `numpy.average(costs, weights=objective_weights)`.
+    MeanAggregation {
+        /// One non-negative weight per objective (`None`: equal weights).
+        objective_weights: Option<Vec<f64>>,
+    },
+}
+
+impl MultiObjectiveAlgorithm {
+    /// Checks the weights against the number of objectives.
+    pub fn validate(&self, n_objectives: usize) -> Result<(), String> {
+        if let MultiObjectiveAlgorithm::MeanAggregation { objective_weights: Some(w) } = self {
+            if w.len() != n_objectives {
+                return Err(format!("{} weights for {n_objectives} objectives", w.len()));
+            }
+            if w.iter().any(|x| !x.is_finite() || *x < 0.0) || w.iter().sum::<f64>() <= 0.0 {
+                return Err(format!("weights {w:?} must be finite, non-negative and not all zero"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `numpy.average(values, weights=weights)`.
+pub fn weighted_mean(values: &[f64], weights: &[f64]) -> f64 {
+    let total: f64 = weights.iter().sum();
+    values.iter().zip(weights).map(|(v, w)| v * w).sum::<f64>() / total
+}
+
 /// SMAC3's ParEGO: a random weight vector θ (summing to 1) is drawn at every model update and
 /// normalized costs `f` are scalarized as `max(θ·f) + ρ·Σ(θ·f)`.
 #[derive(Clone, Debug)]

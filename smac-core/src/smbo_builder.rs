@@ -12,9 +12,11 @@ use crate::error::SmacError;
 use crate::initial_design::{DesignKind, InitialDesign};
 use crate::intensifier::{FullEvaluationIntensifier, Hyperband, Intensifier, RacingIntensifier};
 use crate::model_based::ModelBasedGenerator;
+use crate::multi_objective::MultiObjectiveAlgorithm;
 use crate::pending::{Fantasy, PendingStrategy};
 use crate::runner::Runner;
 use crate::scenario::Scenario;
+use crate::scenario::ScenarioError;
 use crate::smac3_meta::{facade_meta, Smac3Facade};
 use crate::smbo::{Smbo, SmboParts};
 use smac_surrogate::{FeatureType, GaussianProcess, GaussianProcessConfig, RandomForest, RandomForestConfig};
@@ -54,6 +56,7 @@ pub struct SmboBuilder {
     persist: bool,
     overwrite: bool,
     facade: Smac3Facade,
+    multi_objective: Option<MultiObjectiveAlgorithm>,
 }
 
 impl SmboBuilder {
@@ -69,6 +72,7 @@ impl SmboBuilder {
             persist: true,
             overwrite: false,
             facade: Smac3Facade::Random,
+            multi_objective: None,
         }
     }
 
@@ -208,6 +212,13 @@ impl SmboBuilder {
         self
     }
 
+    /// How several objectives become the model's target (default: ParEGO; SMAC3's default is
+    /// the mean aggregation). The weights are checked when the loop is built.
+    pub fn multi_objective(mut self, algorithm: MultiObjectiveAlgorithm) -> Self {
+        self.multi_objective = Some(algorithm);
+        self
+    }
+
     /// Regenerates challengers after this many were used.
     pub fn retrain_after(mut self, n: usize) -> Self {
         self.retrain_after = n;
@@ -241,14 +252,33 @@ impl SmboBuilder {
     /// Assembles the loop around `runner`.
     pub fn build<R: Runner>(self, runner: R) -> Result<Smbo<R>, SmacError> {
         self.scenario.validate()?;
+        let n_objectives = self.scenario.n_objectives();
+        if let Some(mo) = &self.multi_objective {
+            mo.validate(n_objectives).map_err(|reason| ScenarioError::InvalidField {
+                field: "multi_objective_algorithm",
+                reason,
+            })?;
+        }
         let design = self.initial_design.generate(&self.scenario, self.scenario.seed)?;
         let mut selector =
             ConfigSelector::new(self.scenario.configspace.clone(), design).retrain_after(self.retrain_after);
-        if let Some((g, p)) = self.generator {
+        if let Some((mut g, p)) = self.generator {
+            if let Some(mo) = &self.multi_objective {
+                g.set_multi_objective(mo, n_objectives);
+            }
             selector = selector.with_generator(g, p);
         }
         let intensifier = self.intensifier.unwrap_or_else(|| default_intensifier(&self.scenario));
-        let meta = facade_meta(self.facade, &self.scenario);
+        let mut meta = facade_meta(self.facade, &self.scenario);
+        // `_meta` names SMAC3's default (mean aggregation) so SMAC3 continues the run; weights
+        // given by the user are recorded as SMAC3 records them.
+        if let Some(MultiObjectiveAlgorithm::MeanAggregation { objective_weights: Some(w) }) =
+            &self.multi_objective
+        {
+            if n_objectives > 1 {
+                meta["multi_objective_algorithm"]["objective_weights"] = serde_json::json!(w);
+            }
+        }
         Smbo::new(SmboParts {
             meta,
             scenario: self.scenario,

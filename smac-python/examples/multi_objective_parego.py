@@ -11,6 +11,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.tree import DecisionTreeClassifier
 
 from smac_rs import HyperparameterOptimizationFacade, Scenario
+from smac_rs.multi_objective import ParEGO
 
 N_TRIALS = int(os.environ.get("SMAC_RS_EXAMPLE_TRIALS", "40"))
 digits = load_digits()
@@ -27,7 +28,7 @@ if __name__ == "__main__":
     space = ConfigurationSpace(seed=0)
     space.add([Integer("max_depth", (1, 30)), Integer("min_samples_leaf", (1, 50))])
     scenario = Scenario(space, objectives=["error", "time"], deterministic=True, n_trials=N_TRIALS, name="parego")
-    parego = HyperparameterOptimizationFacade.get_multi_objective_algorithm(scenario)
+    parego = ParEGO(scenario)
     smac = HyperparameterOptimizationFacade(scenario, train, multi_objective_algorithm=parego, overwrite=True)
     front = smac.optimize()
     print(f"Pareto front of {len(front)} configurations:")

@@ -101,6 +101,15 @@ pub struct Components {
     intensifier: Option<IntensifierSpec>,
     random_design_probability: Option<f64>,
     retrain_after: Option<usize>,
+    /// SMAC3's `MeanAggregationStrategy` (ParEGO, the default, is not sent).
+    mean_aggregation: Option<MeanAggregationSpec>,
+}
+
+/// `MeanAggregationStrategy(scenario, objective_weights=…)`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeanAggregationSpec {
+    objective_weights: Option<Vec<f64>>,
 }
 
 /// A bad component setting, naming it.
@@ -129,6 +138,13 @@ impl Components {
         }
         if let Some(n) = self.retrain_after {
             builder = builder.retrain_after(n.max(1));
+        }
+        if let Some(m) = self.mean_aggregation {
+            let algorithm = smac_core::multi_objective::MultiObjectiveAlgorithm::MeanAggregation {
+                objective_weights: m.objective_weights,
+            };
+            algorithm.validate(scenario.n_objectives()).map_err(|e| invalid("objective_weights", e))?;
+            builder = builder.multi_objective(algorithm);
         }
         Ok(builder)
     }

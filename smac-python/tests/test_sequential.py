@@ -12,6 +12,7 @@ import pytest
 from ConfigSpace import Categorical, Configuration, ConfigurationSpace, Float, Integer
 
 from conftest import quadratic
+from smac_rs.multi_objective import MeanAggregationStrategy, ParEGO
 from smac_rs import (
     AlgorithmConfigurationFacade,
     BlackBoxFacade,
@@ -294,8 +295,7 @@ def test_multi_objective_with_parego(space, tmp_path):
         return {"f1": config["x"] ** 2, "f2": (config["x"] - 2) ** 2}
 
     s = scenario(space, tmp_path, objectives=["f1", "f2"], n_trials=25)
-    mo = HyperparameterOptimizationFacade.get_multi_objective_algorithm(s)
-    smac = HyperparameterOptimizationFacade(s, target, multi_objective_algorithm=mo, overwrite=True)
+    smac = HyperparameterOptimizationFacade(s, target, multi_objective_algorithm=ParEGO(s), overwrite=True)
     front = smac.optimize()
     assert isinstance(front, list) and front
     for c in front:
@@ -303,6 +303,31 @@ def test_multi_objective_with_parego(space, tmp_path):
         assert isinstance(cost, list) and len(cost) == 2
     # Every front member lies between the two optima.
     assert all(-0.5 <= c["x"] <= 2.5 for c in front)
+
+
+def test_objective_weights_steer_the_mean_aggregation(space, tmp_path):
+    def target(config, seed=0):
+        return [(config["x"] - 2.0) ** 2, (config["x"] + 2.0) ** 2]
+
+    def late_x(weights, name):
+        s = scenario(space, tmp_path, name=name, objectives=["left", "right"], n_trials=40, seed=3)
+        mo = HyperparameterOptimizationFacade.get_multi_objective_algorithm(s, objective_weights=weights)
+        assert isinstance(mo, MeanAggregationStrategy)
+        smac = HyperparameterOptimizationFacade(s, target, multi_objective_algorithm=mo, overwrite=True)
+        smac.optimize()
+        meta = json.loads((smac.scenario.output_directory / "scenario.json").read_text())["_meta"]
+        assert meta["multi_objective_algorithm"] == {"name": "MeanAggregationStrategy", "objective_weights": weights}
+        xs = sorted(smac.runhistory.get_config(k.config_id)["x"] for k in list(smac.runhistory)[-15:])
+        return xs[len(xs) // 2]
+
+    # All the weight on the first objective pulls the model's proposals towards x = 2, on the
+    # second towards x = -2 (the median x of the last 15 trials).
+    assert late_x([1.0, 0.0], "w10") > 1.0
+    assert late_x([0.0, 1.0], "w01") < -1.0
+    with pytest.raises(ValueError, match="Number of objectives and number of weights"):
+        HyperparameterOptimizationFacade.get_multi_objective_algorithm(
+            scenario(space, tmp_path, objectives=["a", "b"]), objective_weights=[1.0]
+        )
 
 
 def test_blackbox_facade(space, tmp_path):

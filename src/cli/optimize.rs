@@ -40,10 +40,12 @@ pub fn run(args: &OptimizeArgs, quiet: bool) -> Result<ExitCode, CliError> {
     let (runner, client) = command_runner(&spec, &cluster)?;
     let runner = Interruptible::new(runner, interrupt.clone());
     let workers = runner.n_workers();
-    let mut builder = facade_builder(&spec)
-        .runner(runner)
-        .callback(StopOnInterrupt(interrupt.clone()))
-        .overwrite(args.overwrite);
+    let mut builder = facade_builder(&spec);
+    if let Some(mo) = spec.multi_objective.clone() {
+        builder = builder.map(move |b| b.multi_objective(mo));
+    }
+    let mut builder =
+        builder.runner(runner).callback(StopOnInterrupt(interrupt.clone())).overwrite(args.overwrite);
     builder = match mode {
         Mode::Human => builder.callback(ProgressReporter::new(interrupt.clone())),
         Mode::Json => builder.callback(JsonLines),

@@ -104,6 +104,7 @@ struct ScenarioFile {
     crash_cost: Option<OneOrMany<f64>>,
     termination_cost_threshold: Option<OneOrMany<f64>>,
     use_default_config: Option<bool>,
+    objective_weights: Option<Vec<f64>>,
     configspace: Option<PathBuf>,
     target: Option<TargetDef>,
     cluster: Option<ClusterDef>,
@@ -125,6 +126,9 @@ pub struct RunSpec {
     pub env: Vec<(String, String)>,
     /// Where trials run: local workers, our scheduler or Dask.
     pub cluster: ClusterConfig,
+    /// `objective_weights = [...]`: the model learns the weighted mean of the normalized
+    /// objectives (SMAC3's `MeanAggregationStrategy`) instead of ParEGO's random scalarizations.
+    pub multi_objective: Option<smac_core::multi_objective::MultiObjectiveAlgorithm>,
 }
 
 /// Reads the scenario file (if any) and applies the flags.
@@ -231,6 +235,17 @@ pub fn resolve(args: &OptimizeArgs) -> Result<RunSpec, CliError> {
         b = b.use_default_config(v);
     }
     let scenario = b.build()?;
+    let multi_objective = match file.objective_weights {
+        None => None,
+        Some(w) => {
+            let mo = smac_core::multi_objective::MultiObjectiveAlgorithm::MeanAggregation {
+                objective_weights: Some(w),
+            };
+            mo.validate(scenario.n_objectives())
+                .map_err(|e| CliError::Usage(format!("objective_weights: {e}")))?;
+            Some(mo)
+        }
+    };
     let facade = args.facade.or(file.facade).unwrap_or(FacadeKind::Hpo);
     if matches!(facade, FacadeKind::Mf | FacadeKind::Hb) && !scenario.is_multi_fidelity() {
         return Err(CliError::Usage(format!(
@@ -263,6 +278,7 @@ pub fn resolve(args: &OptimizeArgs) -> Result<RunSpec, CliError> {
         working_directory,
         env: target.env.into_iter().collect(),
         cluster,
+        multi_objective,
     })
 }
 

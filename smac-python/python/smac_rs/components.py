@@ -131,6 +131,21 @@ class ProbabilityRandomDesign:
         self.probability = probability
 
 
+class MeanAggregationStrategy:
+    """SMAC3's ``MeanAggregationStrategy``: the model learns the (weighted) mean of the
+    normalized objectives. What ``get_multi_objective_algorithm`` returns, as in SMAC3."""
+
+    def __init__(self, scenario: Scenario, objective_weights: list[float] | None = None) -> None:
+        if objective_weights is not None:
+            objective_weights = [float(w) for w in objective_weights]
+            if len(objective_weights) != scenario.count_objectives():
+                raise ValueError("Number of objectives and number of weights must be equal.")
+        self._objective_weights = objective_weights
+
+    def _spec(self) -> dict[str, Any]:
+        return {"objective_weights": self._objective_weights}
+
+
 class ParEGO:
     """SMAC3's ``ParEGO``: several objectives scalarized with random weights each iteration
     (smac-core uses it for every multi-objective run; ``rho`` is fixed at 0.05)."""

@@ -28,6 +28,7 @@ from smac_rs.components import (
     DefaultInitialDesign,
     Hyperband,
     Intensifier,
+    MeanAggregationStrategy,
     ParEGO,
     ProbabilityRandomDesign,
     RandomInitialDesign,
@@ -218,8 +219,12 @@ class AbstractFacade:
                     f"{type(self).__name__}({name}=...): smac-rs uses the facade's own {name.replace('_', ' ')}; "
                     "see docs/python.md for what can be changed"
                 )
-        if multi_objective_algorithm is not None and not isinstance(multi_objective_algorithm, ParEGO):
-            raise NotImplementedError("multi_objective_algorithm: smac-rs supports ParEGO only")
+        if multi_objective_algorithm is not None and not isinstance(
+            multi_objective_algorithm, (ParEGO, MeanAggregationStrategy)
+        ):
+            raise NotImplementedError(
+                "multi_objective_algorithm: smac-rs supports ParEGO and MeanAggregationStrategy"
+            )
         if not isinstance(scenario, Scenario):
             raise TypeError(f"scenario must be a smac_rs.Scenario, got {type(scenario).__name__}")
         if logging_level is not False:
@@ -252,6 +257,8 @@ class AbstractFacade:
             components["intensifier"] = intensifier._spec()
         if random_design is not None:
             components["random_design_probability"] = float(random_design.probability)
+        if isinstance(multi_objective_algorithm, MeanAggregationStrategy):
+            components["mean_aggregation"] = multi_objective_algorithm._spec()
         self.intensifier = IntensifierView(self, intensifier)
         backend = None
         self._backend: Any = None
@@ -307,11 +314,12 @@ class AbstractFacade:
         return Intensifier(scenario, max_config_calls=max_config_calls, max_incumbents=max_incumbents)
 
     @staticmethod
-    def get_multi_objective_algorithm(scenario: Scenario, *, objective_weights: list[float] | None = None) -> ParEGO:
-        """ParEGO (smac-rs scalarizes every multi-objective run with it)."""
-        if objective_weights is not None:
-            raise NotImplementedError("objective_weights: smac-rs draws ParEGO's weights itself")
-        return ParEGO(scenario)
+    def get_multi_objective_algorithm(
+        scenario: Scenario, *, objective_weights: list[float] | None = None
+    ) -> MeanAggregationStrategy:
+        """SMAC3's ``MeanAggregationStrategy`` with ``objective_weights`` (a facade given no
+        ``multi_objective_algorithm`` uses ParEGO, see docs/python.md)."""
+        return MeanAggregationStrategy(scenario, objective_weights=objective_weights)
 
     # -- state -------------------------------------------------------------------------------
     def _sync(self) -> None:

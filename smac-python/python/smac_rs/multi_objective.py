@@ -1,5 +1,5 @@
 """SMAC3's ``smac.multi_objective`` names."""
 
-from smac_rs.components import ParEGO
+from smac_rs.components import MeanAggregationStrategy, ParEGO
 
-__all__ = ["ParEGO"]
+__all__ = ["MeanAggregationStrategy", "ParEGO"]
