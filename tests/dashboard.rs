@@ -172,14 +172,13 @@ fn stderr_lines(child: &mut Child) -> mpsc::Receiver<String> {
     lines(child.stderr.take().unwrap())
 }
 
-/// Streams the lines of a pipe through a channel.
+/// Streams the lines of a pipe through a channel. The pipe is drained to its end even once
+/// nobody listens, so the child never writes into a closed pipe.
 fn lines(pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
+            let _ = tx.send(line);
         }
     });
     rx
@@ -254,6 +253,16 @@ worker_resources = { GPU = 1 }
     dir
 }
 
+/// Starts `cmd` (a `smac` command with `--dashboard`) and returns it with the address it prints
+/// on stderr (`smac: dashboard at URL`).
+fn with_dashboard(mut cmd: Command) -> (Proc, String) {
+    let mut child = cmd.env_remove("RUST_LOG").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = stderr_lines(&mut child);
+    let proc = Proc(child);
+    let url = url_in(&stderr, "dashboard at ");
+    (proc, url)
+}
+
 fn release(dir: &Path, n: usize) {
     let tmp = dir.join("release.tmp");
     std::fs::write(&tmp, format!("{n}\n")).unwrap();
@@ -279,17 +288,11 @@ async fn dashboard_in_headless_chromium() {
 
     // ---- a live run on 2 worker processes -------------------------------------------------
     let dir = live_run_dir();
-    let mut child = Command::new(SMAC)
+    let mut optimize = Command::new(SMAC);
+    optimize
         .args(["optimize", "--scenario", "scenario.toml", "--json", "--dashboard"])
-        .current_dir(dir.path())
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = stderr_lines(&mut child);
-    let mut run = Proc(child);
-    let url = url_in(&stderr, "dashboard at ");
+        .current_dir(dir.path());
+    let (mut run, url) = with_dashboard(optimize);
     c.goto(&url).await.unwrap();
     // Nothing finished yet: no run history, the page says it waits.
     wait_for("the page's note that no run exists yet", 30, || async {
@@ -481,17 +484,9 @@ async fn dashboard_in_headless_chromium() {
     // ---- `smac scheduler --dashboard`: workers joining and leaving -------------------------
     let sdir = tempfile::tempdir().unwrap();
     let file = sdir.path().join("scheduler.json");
-    let mut child = Command::new(SMAC)
-        .args(["scheduler", "--dashboard", "--scheduler-file"])
-        .arg(&file)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = stderr_lines(&mut child);
-    let scheduler = Proc(child);
-    let url = url_in(&stderr, "dashboard at ");
+    let mut scheduler = Command::new(SMAC);
+    scheduler.args(["scheduler", "--dashboard", "--scheduler-file"]).arg(&file);
+    let (scheduler, url) = with_dashboard(scheduler);
     let worker = |gpu: &str| {
         let child = Command::new(SMAC)
             .args(["worker", "--resources", gpu, "--scheduler-file"])

@@ -50,15 +50,16 @@ pub struct Encoded {
 impl RunHistoryEncoder {
     /// An encoder for a scenario's space and instance features.
     pub fn new(scenario: &Scenario, log_scaled: bool) -> Self {
-        RunHistoryEncoder {
+        let mut encoder = RunHistoryEncoder {
             log_scaled,
             scale_percentage: 5.0,
-            multi_objective: (scenario.n_objectives() > 1)
-                .then(|| ParEgo::new(scenario.n_objectives(), 0.05)),
+            multi_objective: None,
             objective_weights: None,
             n_params: scenario.configspace.len(),
             features: scenario.instance_features.clone(),
-        }
+        };
+        encoder.set_multi_objective(&MultiObjectiveAlgorithm::ParEgo, scenario.n_objectives());
+        encoder
     }
 
     /// Uses `algorithm` to make one target of several objectives.
@@ -261,8 +262,9 @@ mod tests {
         assert_eq!(enc.encode(&rh, Some(3.0)).y.to_vec(), vec![4.0, 5.0]);
     }
 
-    #[test]
-    fn several_objectives_are_scalarized_by_parego() {
+    /// A two-objective scenario and three trials whose normalized costs are (0, 1), (1, 0) and
+    /// (0.5, 0.5), with the generator that sampled them.
+    fn two_objective_history() -> (Scenario, RunHistory, rand_chacha::ChaCha8Rng) {
         let mut cs = ConfigSpace::new("m");
         cs.add(Hyperparameter::float("x", 0.0, 1.0)).unwrap();
         let scenario = Scenario::builder(cs).objectives(["a", "b"]).build().unwrap();
@@ -272,6 +274,12 @@ mod tests {
         for (c, cost) in configs.iter().zip([[0.0, 10.0], [1.0, 0.0], [0.5, 5.0]]) {
             rh.add(&TrialInfo::new(c.clone(), Some(0)), TrialValue::success(cost.to_vec(), unix_now()));
         }
+        (scenario, rh, rng)
+    }
+
+    #[test]
+    fn several_objectives_are_scalarized_by_parego() {
+        let (scenario, rh, mut rng) = two_objective_history();
         let mut enc = RunHistoryEncoder::new(&scenario, false);
         let p = enc.multi_objective.as_mut().expect("ParEGO for two objectives");
         p.update_on_iteration_start(&mut rng);
@@ -285,15 +293,7 @@ mod tests {
 
     #[test]
     fn the_mean_aggregation_weights_the_normalized_costs() {
-        let mut cs = ConfigSpace::new("m");
-        cs.add(Hyperparameter::float("x", 0.0, 1.0)).unwrap();
-        let scenario = Scenario::builder(cs).objectives(["a", "b"]).build().unwrap();
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
-        let configs = scenario.configspace.sample(3, &mut rng).unwrap();
-        let mut rh = RunHistory::new(2);
-        for (c, cost) in configs.iter().zip([[0.0, 10.0], [1.0, 0.0], [0.5, 5.0]]) {
-            rh.add(&TrialInfo::new(c.clone(), Some(0)), TrialValue::success(cost.to_vec(), unix_now()));
-        }
+        let (scenario, rh, _) = two_objective_history();
         // Normalized costs (0, 1), (1, 0), (0.5, 0.5); weights (1, 3): (0·1 + 1·3) / 4, ….
         let mut enc = RunHistoryEncoder::new(&scenario, false);
         let mean = MultiObjectiveAlgorithm::MeanAggregation { objective_weights: Some(vec![1.0, 3.0]) };

@@ -23,6 +23,21 @@ pub enum StatusType {
     Doesnotexist = 5,
 }
 
+impl StatusType {
+    /// The status's name as `smac show`, the dashboard and command targets spell it (`SUCCESS`,
+    /// `CRASHED`, …; `DONOTEXIST`, which command targets may also write `DOESNOTEXIST`).
+    pub fn name(self) -> &'static str {
+        match self {
+            StatusType::Running => "RUNNING",
+            StatusType::Success => "SUCCESS",
+            StatusType::Crashed => "CRASHED",
+            StatusType::Timeout => "TIMEOUT",
+            StatusType::MemoryOut => "MEMORYOUT",
+            StatusType::Doesnotexist => "DONOTEXIST",
+        }
+    }
+}
+
 impl From<StatusType> for u8 {
     fn from(s: StatusType) -> u8 {
         s as u8

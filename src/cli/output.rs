@@ -53,14 +53,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for StderrWriter {
 
 /// SMAC3's name of a trial status (`SUCCESS`, `CRASHED`, …).
 pub fn status_name(s: StatusType) -> &'static str {
-    match s {
-        StatusType::Running => "RUNNING",
-        StatusType::Success => "SUCCESS",
-        StatusType::Crashed => "CRASHED",
-        StatusType::Timeout => "TIMEOUT",
-        StatusType::MemoryOut => "MEMORYOUT",
-        StatusType::Doesnotexist => "DONOTEXIST",
-    }
+    s.name()
 }
 
 /// A cost for humans: up to 6 significant digits, `inf` for crash costs.

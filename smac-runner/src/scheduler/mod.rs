@@ -309,7 +309,7 @@ impl Scheduler {
                 if let Some(r) = self.running.remove(&key) {
                     w.trials += 1;
                     w.busy_seconds += r.started.elapsed().as_secs_f64();
-                    self.log.finished(&w.name, r.started_at, &status_label(value.status));
+                    self.log.finished(&w.name, r.started_at, value.status.name());
                     self.deliver(r.pending, value);
                 }
             }
@@ -560,11 +560,6 @@ impl Scheduler {
             r.notices.send(Notice::Workers);
         }
     }
-}
-
-/// SMAC3's name of a status (`SUCCESS`, `CRASHED`, …).
-fn status_label(s: StatusType) -> String {
-    format!("{s:?}").to_uppercase()
 }
 
 /// Asks the allocator to return freed memory to the system. glibc keeps large freed blocks in

@@ -114,30 +114,24 @@ impl ActivityLog {
     }
 
     pub fn worker_event(&mut self, worker: &str, kind: &str, reason: &str) {
-        if self.events.len() == MAX_WORKER_EVENTS {
-            self.events.pop_front();
-        }
         let at = smac_core::trial::unix_now();
-        self.events.push_back(WorkerEvent {
-            at,
-            worker: worker.into(),
-            kind: kind.into(),
-            reason: reason.into(),
-        });
+        let event = WorkerEvent { at, worker: worker.into(), kind: kind.into(), reason: reason.into() };
+        push_bounded(&mut self.events, event, MAX_WORKER_EVENTS);
     }
 
     pub fn finished(&mut self, worker: &str, started_at: f64, status: &str) {
-        if self.finished.len() == MAX_FINISHED {
-            self.finished.pop_front();
-        }
         let ended_at = smac_core::trial::unix_now();
-        self.finished.push_back(FinishedTrial {
-            worker: worker.into(),
-            started_at,
-            ended_at,
-            status: status.into(),
-        });
+        let trial = FinishedTrial { worker: worker.into(), started_at, ended_at, status: status.into() };
+        push_bounded(&mut self.finished, trial, MAX_FINISHED);
     }
+}
+
+/// Appends `item`, dropping the oldest entry once `log` holds `max`.
+fn push_bounded<T>(log: &mut VecDeque<T>, item: T, max: usize) {
+    if log.len() == max {
+        log.pop_front();
+    }
+    log.push_back(item);
 }
 
 impl Scheduler {
