@@ -83,6 +83,18 @@ struct Args {
     /// comparisons on functions whose optimum is the centre of the box (ackley5).
     #[arg(long)]
     no_default_config: bool,
+    /// Experiment knob: regenerate challengers after this many (the facade's default otherwise).
+    #[arg(long)]
+    retrain_after: Option<usize>,
+    /// Experiment knob: fraction of interleaved random configurations.
+    #[arg(long)]
+    random_probability: Option<f64>,
+    /// Experiment knob: Sobol design of this many configurations per hyperparameter (HPO, BB).
+    #[arg(long)]
+    design_per_hp: Option<usize>,
+    /// Experiment knob: the design's cap as a fraction of the trials (with `--design-per-hp`).
+    #[arg(long, default_value_t = 0.25)]
+    design_max_ratio: f64,
     /// Append every JSON line to this file too (JSONL).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -200,6 +212,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 } else {
                     b
                 }
+            })
+            .map(|mut b| {
+                if let Some(n) = args.retrain_after {
+                    b = b.retrain_after(n);
+                }
+                if let Some(p) = args.random_probability {
+                    b = b.random_probability(p);
+                }
+                if let Some(n) = args.design_per_hp {
+                    let design = InitialDesign::new(DesignKind::Sobol)
+                        .n_configs_per_hyperparameter(n)
+                        .max_ratio(args.design_max_ratio);
+                    b = b.initial_design(design);
+                }
+                b
             })
             .overwrite(true)
             .build()?;

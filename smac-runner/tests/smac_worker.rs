@@ -27,7 +27,9 @@ fn smac_worker_joins_by_scheduler_file_and_serves_command_targets_only() {
         .unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("wrong token"), "{refused:?}");
-    assert_eq!(client.stats().handshakes_rejected, 1);
+    // The scheduler counts the rejection after sending it, so the worker may exit first.
+    let counted = eventually(Duration::from_secs(5), || client.stats().handshakes_rejected == 1);
+    assert!(counted, "rejections counted: {}", client.stats().handshakes_rejected);
 
     let mut worker =
         Command::new(env!("CARGO_BIN_EXE_smac-worker")).arg("--scheduler-file").arg(&file).spawn().unwrap();
