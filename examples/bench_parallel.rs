@@ -44,7 +44,8 @@ struct Args {
     #[arg(long, default_value_t = 10)]
     trial_ms: u64,
     /// `default` (the facade's pending-aware proposals), `ignore` (as SMAC3), `collapse:F`
-    /// (variance collapse with radius fraction F) or `liar` (constant-liar fantasies).
+    /// (variance collapse with radius fraction F) or `liar` / `liar:min` / `liar:max` (constant-liar
+    /// fantasies at the mean, best or worst observed value).
     #[arg(long, default_value = "default")]
     pending: String,
     /// Append the JSON lines to this file too.
@@ -92,10 +93,15 @@ fn run(
         "default" => None,
         "ignore" => Some(PendingStrategy::Ignore),
         "liar" => Some(PendingStrategy::ConstantLiar(smac::core::Fantasy::Mean)),
+        "liar:min" => Some(PendingStrategy::ConstantLiar(smac::core::Fantasy::Min)),
+        "liar:max" => Some(PendingStrategy::ConstantLiar(smac::core::Fantasy::Max)),
         other => match other.strip_prefix("collapse:").and_then(|f| f.parse().ok()) {
             Some(f) => Some(PendingStrategy::CollapseVariance(f)),
             None => {
-                return Err(format!("unknown --pending '{other}' (default, ignore, liar, collapse:F)").into())
+                return Err(format!(
+                    "unknown --pending '{other}' (default, ignore, liar, liar:min, liar:max, collapse:F)"
+                )
+                .into())
             }
         },
     };

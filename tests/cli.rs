@@ -598,3 +598,29 @@ fn objective_weights_steer_the_mean_aggregation_and_are_recorded() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("objective_weights: 1 weights for 2 objectives"));
 }
+
+#[test]
+fn retrain_after_reaches_the_model_and_zero_is_an_error() {
+    // The configurations of a sequential run with the given extra scenario lines.
+    let configs = |extra: &str| {
+        let dir = example(|s| {
+            s.replace("n_trials = 12\nn_workers = 2", &format!("n_trials = 24\nn_workers = 1\n{extra}"))
+                .replace("SLEEP = \"0.2\"", "SLEEP = \"0\"")
+        });
+        run_ok(dir.path(), &["optimize", "--scenario", "scenario.toml", "-q"]);
+        rows(&dir.path().join("smac3_output/quadratic/1")).into_iter().map(|(c, _)| c).collect::<Vec<_>>()
+    };
+    let refit_each = configs("");
+    let smac3_like = configs("retrain_after = 8");
+    assert_eq!(refit_each.len(), 24);
+    assert_eq!(smac3_like.len(), 24);
+    // The design (6 Sobol configurations and the default) is the same; the model's proposals are not.
+    assert_eq!(refit_each[..7], smac3_like[..7]);
+    assert_ne!(refit_each[7..], smac3_like[7..]);
+    assert_eq!(configs("retrain_after = 1"), refit_each, "1 is the HPO facade's default");
+
+    let dir = example(|s| s.replace("n_trials = 12", "n_trials = 12\nretrain_after = 0"));
+    let out = smac(dir.path(), &["optimize", "--scenario", "scenario.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("retrain_after must be at least 1"));
+}

@@ -60,6 +60,11 @@ pub struct ConfigSelector {
     observers: Vec<Box<dyn Callback>>,
 }
 
+/// Running trials per proposal a challenger list serves at least (see
+/// [`ConfigSelector::expect_batch`]); below this many running trials the list is regenerated
+/// after `retrain_after` proposals as usual.
+pub const RUNNING_PER_LIST_PROPOSAL: usize = 32;
+
 /// Random draws tried before giving up on finding an unseen configuration (tiny spaces).
 const MAX_RANDOM_TRIES: usize = 1_000;
 
@@ -113,12 +118,17 @@ impl ConfigSelector {
         self
     }
 
-    /// How many configurations the caller is about to ask for at once (idle workers): a
-    /// challenger list then serves at least that many before it is regenerated, so one fit
-    /// serves the batch (with 256 idle workers, regenerating every `retrain_after` made the
-    /// optimizer, not the trials, the bottleneck).
-    pub fn expect_batch(&mut self, n: usize) {
-        self.batch = n.max(1);
+    /// How many configurations the caller is about to ask for at once (`idle` workers) and how
+    /// many trials are `running`: a challenger list then serves at least `idle` and at least
+    /// `running / RUNNING_PER_LIST_PROPOSAL` proposals before it is regenerated.
+    ///
+    /// One fit serves a batch of idle workers (with 256 of them, regenerating every
+    /// `retrain_after` made the optimizer, not the trials, the bottleneck). With many trials in
+    /// flight a proposal already goes without their outcomes, so one more result changes
+    /// little, while refitting for every result of hundreds of workers costs them busy time:
+    /// with 256 running trials a list serves 8 proposals, SMAC3's `retrain_after`.
+    pub fn expect_batch(&mut self, idle: usize, running: usize) {
+        self.batch = idle.max(running / RUNNING_PER_LIST_PROPOSAL).max(1);
     }
 
     /// Design configurations not yet handed out.

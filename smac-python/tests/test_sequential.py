@@ -416,3 +416,29 @@ def test_a_hyperparameter_type_smac_rs_does_not_know_is_a_value_error(space, tmp
     s = scenario(space, tmp_path)
     with pytest.raises(ValueError, match="fancy_float"):
         _core.Optimizer("hpo", json.dumps(s._fields()), json.dumps(doc), "{}", object(), evaluator=quadratic)
+
+
+def test_get_config_selector_sets_how_often_the_model_is_refitted(space, tmp_path):
+    from smac_rs.main.config_selector import ConfigSelector
+
+    def configs(name, **kw):
+        s = scenario(space, tmp_path, name=name, n_trials=24)
+        smac = HyperparameterOptimizationFacade(s, quadratic, overwrite=True, **kw)
+        smac.optimize()
+        rh = json.loads((tmp_path / name / "0" / "runhistory.json").read_text())
+        return [rh["configs"][str(r["config_id"])] for r in rh["data"]]
+
+    s = scenario(space, tmp_path, n_trials=24)
+    assert HyperparameterOptimizationFacade.get_config_selector(s).retrain_after == 1
+    assert MultiFidelityFacade.get_config_selector(s).retrain_after == 8
+    smac3_like = HyperparameterOptimizationFacade.get_config_selector(s, retrain_after=8)
+    assert isinstance(smac3_like, ConfigSelector)
+    default, eight = configs("default"), configs("eight", config_selector=smac3_like)
+    # The Sobol design (2 hyperparameters, 24 trials: 6 configurations) does not depend on it.
+    assert default[:6] == eight[:6]
+    assert default != eight, "refitting after every result proposes other configurations than after 8"
+    assert configs("one", config_selector=ConfigSelector(s, retrain_after=1)) == default
+    with pytest.raises(ValueError, match="retrain_after"):
+        ConfigSelector(s, retrain_after=0)
+    with pytest.raises(NotImplementedError, match="config_selector"):
+        HyperparameterOptimizationFacade(s, quadratic, config_selector=object())

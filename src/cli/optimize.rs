@@ -44,6 +44,9 @@ pub fn run(args: &OptimizeArgs, quiet: bool) -> Result<ExitCode, CliError> {
     if let Some(mo) = spec.multi_objective.clone() {
         builder = builder.map(move |b| b.multi_objective(mo));
     }
+    if let Some(n) = spec.retrain_after {
+        builder = builder.map(move |b| b.retrain_after(n));
+    }
     let mut builder =
         builder.runner(runner).callback(StopOnInterrupt(interrupt.clone())).overwrite(args.overwrite);
     builder = match mode {

@@ -105,6 +105,7 @@ struct ScenarioFile {
     termination_cost_threshold: Option<OneOrMany<f64>>,
     use_default_config: Option<bool>,
     objective_weights: Option<Vec<f64>>,
+    retrain_after: Option<usize>,
     configspace: Option<PathBuf>,
     target: Option<TargetDef>,
     cluster: Option<ClusterDef>,
@@ -129,6 +130,9 @@ pub struct RunSpec {
     /// `objective_weights = [...]`: the model learns the weighted mean of the normalized
     /// objectives (SMAC3's `MeanAggregationStrategy`) instead of ParEGO's random scalarizations.
     pub multi_objective: Option<smac_core::multi_objective::MultiObjectiveAlgorithm>,
+    /// `retrain_after = N`: the model is refitted after N new configurations instead of the
+    /// facade's default (HPO and BlackBox 1, the others 8 as in SMAC3).
+    pub retrain_after: Option<usize>,
 }
 
 /// Reads the scenario file (if any) and applies the flags.
@@ -246,6 +250,11 @@ pub fn resolve(args: &OptimizeArgs) -> Result<RunSpec, CliError> {
             Some(mo)
         }
     };
+    if file.retrain_after == Some(0) {
+        return Err(CliError::Usage(
+            "retrain_after must be at least 1 (configurations per model fit)".into(),
+        ));
+    }
     let facade = args.facade.or(file.facade).unwrap_or(FacadeKind::Hpo);
     if matches!(facade, FacadeKind::Mf | FacadeKind::Hb) && !scenario.is_multi_fidelity() {
         return Err(CliError::Usage(format!(
@@ -279,6 +288,7 @@ pub fn resolve(args: &OptimizeArgs) -> Result<RunSpec, CliError> {
         env: target.env.into_iter().collect(),
         cluster,
         multi_objective,
+        retrain_after: file.retrain_after,
     })
 }
 

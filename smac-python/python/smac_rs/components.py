@@ -131,6 +131,27 @@ class ProbabilityRandomDesign:
         self.probability = probability
 
 
+class ConfigSelector:
+    """SMAC3's ``ConfigSelector``: ``retrain_after`` new configurations per model fit (what
+    ``get_config_selector`` returns). smac-rs's facades default to 1 for the HPO and BlackBox
+    facades and 8 for the others (docs/python.md); the retry and minimum-trial settings are
+    SMAC3's defaults and cannot be changed."""
+
+    def __init__(
+        self, scenario: Scenario, *, retrain_after: int = 8, max_new_config_tries: int = 16, min_trials: int = 1
+    ) -> None:
+        if int(retrain_after) < 1:
+            raise ValueError(f"retrain_after must be at least 1, got {retrain_after}")
+        if max_new_config_tries != 16 or min_trials != 1:
+            raise NotImplementedError(
+                "ConfigSelector: smac-rs supports retrain_after only (max_new_config_tries=16, min_trials=1)"
+            )
+        self.retrain_after = int(retrain_after)
+
+    def _spec(self) -> int:
+        return self.retrain_after
+
+
 class MeanAggregationStrategy:
     """SMAC3's ``MeanAggregationStrategy``: the model learns the (weighted) mean of the
     normalized objectives. What ``get_multi_objective_algorithm`` returns, as in SMAC3."""

@@ -25,6 +25,7 @@ from smac_rs._target import Evaluator, accepts_keyword
 from smac_rs.callback import Callback
 from smac_rs.components import (
     AbstractInitialDesign,
+    ConfigSelector,
     DefaultInitialDesign,
     Hyperband,
     Intensifier,
@@ -39,7 +40,7 @@ from smac_rs.runhistory import RunHistory, StatusType, TrajectoryItem, TrialInfo
 from smac_rs.runhistory.dataclasses import config_to_json, value_from_dict, value_to_json
 from smac_rs.scenario import Scenario
 
-_UNSUPPORTED = ("model", "acquisition_function", "acquisition_maximizer", "runhistory_encoder", "config_selector", "runner")
+_UNSUPPORTED = ("model", "acquisition_function", "acquisition_maximizer", "runhistory_encoder", "runner")
 
 
 class IntensifierView:
@@ -212,7 +213,7 @@ class AbstractFacade:
         callbacks: list[Callback] | None = None,
     ) -> None:
         given = dict(model=model, acquisition_function=acquisition_function, acquisition_maximizer=acquisition_maximizer,
-                     runhistory_encoder=runhistory_encoder, config_selector=config_selector, runner=runner)
+                     runhistory_encoder=runhistory_encoder, runner=runner)
         for name in _UNSUPPORTED:
             if given[name] is not None:
                 raise NotImplementedError(
@@ -225,6 +226,8 @@ class AbstractFacade:
             raise NotImplementedError(
                 "multi_objective_algorithm: smac-rs supports ParEGO and MeanAggregationStrategy"
             )
+        if config_selector is not None and not isinstance(config_selector, ConfigSelector):
+            raise NotImplementedError("config_selector: smac-rs supports get_config_selector(scenario, retrain_after=…)")
         if not isinstance(scenario, Scenario):
             raise TypeError(f"scenario must be a smac_rs.Scenario, got {type(scenario).__name__}")
         if logging_level is not False:
@@ -257,6 +260,8 @@ class AbstractFacade:
             components["intensifier"] = intensifier._spec()
         if random_design is not None:
             components["random_design_probability"] = float(random_design.probability)
+        if config_selector is not None:
+            components["retrain_after"] = config_selector._spec()
         if isinstance(multi_objective_algorithm, MeanAggregationStrategy):
             components["mean_aggregation"] = multi_objective_algorithm._spec()
         self.intensifier = IntensifierView(self, intensifier)
@@ -307,6 +312,16 @@ class AbstractFacade:
     @classmethod
     def _default_initial_design(cls, scenario: Scenario) -> AbstractInitialDesign | None:
         return None
+
+    #: New configurations per model fit when no ``config_selector`` is given.
+    _retrain_after = 8
+
+    @classmethod
+    def get_config_selector(cls, scenario: Scenario, *, retrain_after: int | None = None, retries: int = 16) -> ConfigSelector:
+        """``retrain_after`` new configurations per model fit (default: this facade's, 1 for the
+        HPO and BlackBox facades, 8 for the others; SMAC3's HPO facade uses 8)."""
+        n = cls._retrain_after if retrain_after is None else retrain_after
+        return ConfigSelector(scenario, retrain_after=n, max_new_config_tries=retries)
 
     @staticmethod
     def get_intensifier(scenario: Scenario, *, max_config_calls: int = 3, max_incumbents: int = 10) -> Intensifier:
@@ -464,6 +479,7 @@ class HyperparameterOptimizationFacade(AbstractFacade):
     """Random forest on log costs, log-EI, Sobol design plus the default configuration."""
 
     _facade = "hpo"
+    _retrain_after = 1
 
     @staticmethod
     def get_initial_design(
@@ -496,6 +512,7 @@ class BlackBoxFacade(AbstractFacade):
     """Gaussian process with EI for low-dimensional continuous problems."""
 
     _facade = "blackbox"
+    _retrain_after = 1
 
     @staticmethod
     def get_initial_design(
@@ -558,6 +575,7 @@ class MultiFidelityFacade(HyperparameterOptimizationFacade):
     """The HPO facade's model with Hyperband over ``min_budget..max_budget``."""
 
     _facade = "multi_fidelity"
+    _retrain_after = 8
 
     @staticmethod
     def get_initial_design(
