@@ -213,3 +213,52 @@ impl ConfigSelector {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configspace::Hyperparameter;
+    use crate::trial::{unix_now, TrialInfo, TrialValue};
+    use rand::SeedableRng;
+
+    /// Hands out fresh random challengers and counts how often it was asked.
+    struct Counting(Arc<ConfigSpace>, Arc<std::sync::atomic::AtomicUsize>);
+
+    impl ConfigGenerator for Counting {
+        fn challengers(
+            &mut self,
+            _rh: &RunHistory,
+            _incumbents: &[Configuration],
+            rng: &mut ChaCha8Rng,
+        ) -> Result<Vec<Configuration>, SmacError> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(self.0.sample(100, rng)?)
+        }
+    }
+
+    /// Model fits for 16 proposals, each followed by its result, while `running` other trials run.
+    fn fits_for_16_proposals(running: usize) -> usize {
+        let mut cs = ConfigSpace::new("s");
+        cs.add_all([Hyperparameter::float("x", 0.0, 1.0)]).unwrap();
+        let space = Arc::new(cs);
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut selector = ConfigSelector::new(space.clone(), Vec::new())
+            .with_generator(Box::new(Counting(space, calls.clone())), 0.0)
+            .retrain_after(1);
+        let (mut rh, mut rng) = (RunHistory::new(1), ChaCha8Rng::seed_from_u64(0));
+        for _ in 0..16 {
+            selector.expect_batch(1, running);
+            let c = selector.next(&rh, &[], &mut rng).unwrap().unwrap();
+            rh.add(&TrialInfo::new(c, Some(0)), TrialValue::success(vec![0.5], unix_now()));
+        }
+        calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    #[test]
+    fn a_challenger_list_serves_one_proposal_per_32_running_trials() {
+        // The first proposal has no result to learn from and is random; 15 follow.
+        assert_eq!(fits_for_16_proposals(0), 15, "retrain_after(1): a fit per new result");
+        assert_eq!(fits_for_16_proposals(63), 15, "fewer than 64 running: still a fit per result");
+        assert_eq!(fits_for_16_proposals(256), 2, "256 running: one fit serves 8 proposals");
+    }
+}

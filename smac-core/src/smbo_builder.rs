@@ -84,7 +84,7 @@ impl SmboBuilder {
     ///
     /// Unlike SMAC3 (`retrain_after = 8`) the forest is refitted and the acquisition maximized
     /// again after every new result (`retrain_after(1)`): SMAC3 takes the next seven proposals
-    /// from the same sorted challenger list to save Python time, which costs regret on
+    /// from the same sorted challenger list, which saves optimizer time but costs regret on
     /// continuous problems (docs/benchmarks.md, "Refitting after every result"); here a refit and
     /// search cost a few milliseconds. Idle workers are still served from one list
     /// ([`ConfigSelector::expect_batch`]).
