@@ -31,8 +31,9 @@
 //! features), `f_K(x) = f(clip(x + δ_K))`. The objective is the mean over all instances;
 //! `regret` is that true mean for the final incumbent minus the function's optimum (so it has
 //! a small positive floor), `regret_at[k]` the same for the incumbent after k trials. `ac` is
-//! the AlgorithmConfigurationFacade (racing); `hpo`/`random` with `--instances` evaluate every
-//! configuration on all instances.
+//! the AlgorithmConfigurationFacade (racing up to 2,000 instance-seed pairs per configuration);
+//! `hpo`/`random` with `--instances` race with their facades' default intensifier (SMAC3's, up to
+//! 3 pairs per configuration).
 
 #[path = "bench_suite/hpo.rs"]
 mod hpo;
