@@ -2,7 +2,6 @@
 //! and SMAC3's status names.
 
 use indicatif::ProgressBar;
-use smac_core::StatusType;
 use std::io::Write;
 use std::sync::Mutex;
 
@@ -49,11 +48,6 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for StderrWriter {
     fn make_writer(&'a self) -> Self::Writer {
         StderrWriter
     }
-}
-
-/// SMAC3's name of a trial status (`SUCCESS`, `CRASHED`, …).
-pub fn status_name(s: StatusType) -> &'static str {
-    s.name()
 }
 
 /// A cost for humans: up to 6 significant digits, `inf` for crash costs.

@@ -1,7 +1,7 @@
 //! Progress reporting callbacks: a live progress bar for people, JSON lines for scripts.
 
 use super::interrupt::Interrupt;
-use super::output::{self, fmt_costs, json_costs, status_name};
+use super::output::{self, fmt_costs, json_costs};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use smac_core::{Callback, RunState, TrialInfo, TrialValue};
 use std::io::Write;
@@ -96,7 +96,7 @@ impl Callback for JsonLines {
             "instance": trial.instance,
             "seed": trial.seed,
             "budget": trial.budget,
-            "status": status_name(value.status),
+            "status": value.status.name(),
             "cost": json_costs(&value.cost),
             "time": value.time,
             "error": value.error_message(),

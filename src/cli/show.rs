@@ -2,7 +2,7 @@
 
 use super::args::ShowArgs;
 use super::error::CliError;
-use super::output::{fmt_cost, fmt_costs, json_costs, status_name};
+use super::output::{fmt_cost, fmt_costs, json_costs};
 use super::rundir::{self, Run};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -73,7 +73,7 @@ pub fn summarize(run: &Run, top: usize) -> RunSummary {
     let rh = &run.runhistory;
     let mut status_counts = BTreeMap::new();
     for (_, v) in rh.iter() {
-        *status_counts.entry(status_name(v.status).to_string()).or_insert(0) += 1;
+        *status_counts.entry(v.status.name().to_string()).or_insert(0) += 1;
     }
     let mut ranked: Vec<ConfigSummary> =
         (1..=rh.configs().len()).filter_map(|id| config_summary(run, id)).collect();

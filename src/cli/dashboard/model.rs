@@ -1,7 +1,7 @@
 //! One loaded run as the dashboard serves it: the run itself, its trials as table rows and the
 //! overview line. Built once per change of the run's files, then shared read-only by requests.
 
-use super::super::output::{json_costs, status_name};
+use super::super::output::json_costs;
 use super::super::rundir::Run;
 use serde::Serialize;
 use smac_core::configspace::HpKind;
@@ -181,7 +181,7 @@ fn overview(run: &Run, rows: &[TrialRow]) -> Overview {
     let s = &run.scenario;
     let mut status_counts = BTreeMap::new();
     for r in rows {
-        *status_counts.entry(status_name(r.status).to_string()).or_insert(0) += 1;
+        *status_counts.entry(r.status.name().to_string()).or_insert(0) += 1;
     }
     let incs = run.incumbents();
     let finished = rows.len();

@@ -1,7 +1,7 @@
 //! The trials table: filtering, sorting and paging on the server, so that the page shows one
 //! page of rows whatever the size of the run.
 
-use super::super::output::{json_costs, status_name};
+use super::super::output::json_costs;
 use super::model::{finite, RunData, TrialRow};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -176,7 +176,7 @@ fn compare(data: &RunData, key: Key, desc: bool, a: &TrialRow, b: &TrialRow) -> 
     let by = match key {
         Key::Trial => cmp_opt(Some(a.trial), Some(b.trial), desc),
         Key::Config => cmp_opt(Some(a.config_id), Some(b.config_id), desc),
-        Key::Status => cmp_opt(Some(status_name(a.status)), Some(status_name(b.status)), desc),
+        Key::Status => cmp_opt(Some(a.status.name()), Some(b.status.name()), desc),
         Key::Cost(k) => {
             cmp_opt(a.cost.get(k).copied().and_then(finite), b.cost.get(k).copied().and_then(finite), desc)
         }
@@ -225,7 +225,7 @@ pub fn query(data: &RunData, q: &TrialQuery) -> Result<Page, QueryError> {
     let key = parse_sort(data, q.sort.as_deref().unwrap_or(""))?;
     let configs = data.run.runhistory.configs();
     let keep = |r: &TrialRow| {
-        statuses.as_ref().is_none_or(|s| s.contains(&status_name(r.status)))
+        statuses.as_ref().is_none_or(|s| s.contains(&r.status.name()))
             && q.budget.is_none_or(|b| r.budget == Some(b))
             && q.instance.as_ref().is_none_or(|i| r.instance.as_ref() == Some(i))
             && params.iter().all(|(col, f)| {
@@ -258,7 +258,7 @@ fn row_out(data: &RunData, r: &TrialRow) -> RowOut {
     RowOut {
         trial: r.trial,
         config_id: r.config_id,
-        status: status_name(r.status),
+        status: r.status.name(),
         cost: json_costs(&r.cost),
         budget: r.budget,
         instance: r.instance.clone(),

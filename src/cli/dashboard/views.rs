@@ -1,7 +1,7 @@
 //! The data behind each chart, computed on the server and sized for the browser: however many
 //! trials a run has, a chart receives at most a few thousand points.
 
-use super::super::output::{json_costs, status_name};
+use super::super::output::json_costs;
 use super::super::plot::series;
 use super::model::{finite, RunData, TrialRow};
 use serde::Serialize;
@@ -185,7 +185,7 @@ pub fn workers(d: &RunData) -> Json {
         }));
         names.push(name.clone());
         for r in rows.iter().filter(|r| r.trial > first_bar) {
-            bars.push(json!([w, r.start, r.end, status_name(r.status), r.trial]));
+            bars.push(json!([w, r.start, r.end, r.status.name(), r.trial]));
         }
     }
     json!({
@@ -277,7 +277,7 @@ pub fn trial_detail(d: &RunData, trial: usize) -> Option<Json> {
     let detail = Detail {
         trial,
         config_id: r.config_id,
-        status: status_name(r.status),
+        status: r.status.name(),
         cost: json_costs(&r.cost),
         objectives: &d.run.scenario.objectives,
         instance: &r.instance,

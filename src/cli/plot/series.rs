@@ -4,7 +4,6 @@
 //! in seconds after the earliest trial start, so a run resumed after a pause shows the pause.
 //! Only successful trials are plotted (failed ones carry the crash cost); all are listed.
 
-use super::super::output::status_name;
 use super::super::rundir::Run;
 use serde::Serialize;
 use smac_core::configspace::HpKind;
@@ -65,13 +64,12 @@ pub fn convergence(run: &Run, obj: usize) -> Convergence {
         .map(|(i, (k, v))| TrialPoint {
             trial: i + 1,
             config_id: run.file_id(k.config_id),
-            status: status_name(v.status),
+            status: v.status.name(),
             cost: v.cost.get(obj).copied().and_then(finite),
             time: (v.endtime - t0).max(0.0),
         })
         .collect();
-    let ok: Vec<&TrialPoint> =
-        trials.iter().filter(|p| p.status == status_name(StatusType::Success)).collect();
+    let ok: Vec<&TrialPoint> = trials.iter().filter(|p| p.status == StatusType::Success.name()).collect();
     let running_min = |points: Vec<&TrialPoint>| {
         let mut best: Option<BestPoint> = None;
         let mut out = Vec::new();
