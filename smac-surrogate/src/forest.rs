@@ -51,7 +51,7 @@ use crate::tree::{TrainData, Tree, TreeParams, Workspace};
 use crate::{FeatureType, Surrogate, SurrogateError, VARIANCE_FLOOR};
 
 /// Number of query rows pushed through one tree at a time in `predict`.
-const PREDICT_BLOCK: usize = 256;
+const PREDICT_BLOCK: usize = 64;
 
 /// Hyperparameters of [`RandomForest`] (names follow SMAC3's `RandomForest`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -16,9 +16,9 @@
 //!   random side, as pyrfr does.
 //! * Nodes live in a flat `Vec` of 16-byte nodes; the right child always follows the left one
 //!   and categorical left-sets are bitsets in a side table. Prediction pushes a block of rows
-//!   through a tree level by level for exactly `depth` steps: a leaf points to itself and tests a
-//!   sentinel `-inf` column, so the loop needs no leaf test, has no unpredictable branches and
-//!   the independent rows of a block overlap their memory latencies.
+//!   through a tree level by level, at most `depth` steps and until no row moves: a leaf points
+//!   to itself and tests a sentinel `-inf` column, so the loop needs no leaf test, has no
+//!   unpredictable branches and the independent rows of a block overlap their memory latencies.
 
 use rand::Rng;
 
@@ -381,22 +381,43 @@ impl Tree {
     /// of every row holds `-inf`. `idx` is scratch space of the same length as `out`.
     #[inline]
     pub(crate) fn predict_block(&self, rows: &[f64], idx: &mut [u32], out: &mut [f64]) {
-        let stride = rows.len() / out.len().max(1);
+        // A tree without categorical splits (every tree of an all-numeric space) takes a loop
+        // without the per-node split-kind test.
+        if self.cat_sets.is_empty() {
+            self.descend::<false>(rows, idx);
+        } else {
+            self.descend::<true>(rows, idx);
+        }
+        for (o, &i) in out.iter_mut().zip(idx.iter()) {
+            *o = self.nodes[i as usize].value;
+        }
+    }
+
+    /// Moves every row of the block from the root to its leaf, leaving the leaf indices in `idx`.
+    #[inline(always)]
+    fn descend<const CATEGORICAL: bool>(&self, rows: &[f64], idx: &mut [u32]) {
+        let stride = rows.len() / idx.len().max(1);
         idx.fill(0);
         for _ in 0..self.depth {
+            // Stays zero once every row of the block sits in its leaf (a leaf points to itself):
+            // random rows rarely follow the deep, densely sampled branches, so most blocks stop
+            // well before `depth`. (Compacting the list of descending rows instead was slower.)
+            let mut moved = 0u32;
             for (i, row) in idx.iter_mut().zip(rows.chunks_exact(stride)) {
                 let node = self.nodes[*i as usize];
-                let go_right = if node.feature & CAT_BIT == 0 {
+                let go_right = if !CATEGORICAL || node.feature & CAT_BIT == 0 {
                     row[node.feature as usize] > node.value
                 } else {
                     let c = row[(node.feature & !CAT_BIT) as usize] as usize;
                     self.cat_sets[node.value as usize + c / 64] >> (c % 64) & 1 == 0
                 };
-                *i = node.left + go_right as u32;
+                let next = node.left + go_right as u32;
+                moved |= next ^ *i;
+                *i = next;
             }
-        }
-        for (o, &i) in out.iter_mut().zip(idx.iter()) {
-            *o = self.nodes[i as usize].value;
+            if moved == 0 {
+                break;
+            }
         }
     }
 }

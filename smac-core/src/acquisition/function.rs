@@ -64,18 +64,19 @@ impl AcquisitionFunction for ExpectedImprovement {
     }
     fn score(&mut self, mean: &[f64], var: &[f64], out: &mut [f64]) {
         let f_min = self.eta - self.xi;
+        let f_min_cost = f_min.exp();
         for ((o, m), v) in out.iter_mut().zip(mean).zip(var) {
             let s = v.max(0.0).sqrt();
             *o = if s == 0.0 {
                 // No uncertainty: only a certain improvement counts.
                 if self.log {
-                    (f_min.exp() - m.exp()).max(0.0)
+                    (f_min_cost - m.exp()).max(0.0)
                 } else {
                     (f_min - m).max(0.0)
                 }
             } else if self.log {
                 let z = (f_min - m) / s;
-                (f_min.exp() * norm_cdf(z) - (0.5 * v + m).exp() * norm_cdf(z - s)).max(0.0)
+                (f_min_cost * norm_cdf(z) - (0.5 * v + m).exp() * norm_cdf(z - s)).max(0.0)
             } else {
                 let z = (f_min - m) / s;
                 ((f_min - m) * norm_cdf(z) + s * norm_pdf(z)).max(0.0)
