@@ -404,9 +404,14 @@ impl Tree {
             // well before `depth`. (Compacting the list of descending rows instead was slower.)
             let mut moved = 0u32;
             for (i, row) in idx.iter_mut().zip(rows.chunks_exact(stride)) {
-                let node = self.nodes[*i as usize];
+                debug_assert!((*i as usize) < self.nodes.len());
+                // SAFETY: `i` starts at the root and only takes `left` or `left + 1` of a split
+                // node, which `fit` always creates, or stays at a leaf.
+                let node = unsafe { *self.nodes.get_unchecked(*i as usize) };
                 let go_right = if !CATEGORICAL || node.feature & CAT_BIT == 0 {
-                    row[node.feature as usize] > node.value
+                    debug_assert!((node.feature as usize) < row.len());
+                    // SAFETY: split features are < d and a leaf's sentinel is d; rows hold d + 1.
+                    unsafe { *row.get_unchecked(node.feature as usize) > node.value }
                 } else {
                     let c = row[(node.feature & !CAT_BIT) as usize] as usize;
                     self.cat_sets[node.value as usize + c / 64] >> (c % 64) & 1 == 0
