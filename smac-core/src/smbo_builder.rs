@@ -45,6 +45,20 @@ pub fn feature_types(scenario: &Scenario) -> Vec<FeatureType> {
     types
 }
 
+impl Smac3Facade {
+    /// New configurations per model fit in this facade's preset ([`SmboBuilder::retrain_after`]):
+    /// 1 (a refit after every result) for the HPO and BlackBox facades, SMAC3's 8 for the others.
+    pub fn default_retrain_after(self) -> usize {
+        match self {
+            Smac3Facade::Hpo | Smac3Facade::BlackBox => 1,
+            Smac3Facade::Random
+            | Smac3Facade::AlgorithmConfiguration
+            | Smac3Facade::MultiFidelity
+            | Smac3Facade::Hyperband => 8,
+        }
+    }
+}
+
 /// Builds an [`Smbo`] from a scenario and components.
 pub struct SmboBuilder {
     scenario: Scenario,
@@ -66,7 +80,7 @@ impl SmboBuilder {
             scenario,
             initial_design: InitialDesign::new(DesignKind::Default),
             generator: None,
-            retrain_after: 8,
+            retrain_after: Smac3Facade::Random.default_retrain_after(),
             intensifier: None,
             callbacks: Vec::new(),
             persist: true,
@@ -103,7 +117,7 @@ impl SmboBuilder {
         Self::random(scenario)
             .initial_design(design)
             .generator(Box::new(generator), HPO_RANDOM_PROBABILITY)
-            .retrain_after(1)
+            .retrain_after(Smac3Facade::Hpo.default_retrain_after())
             .described_as(Smac3Facade::Hpo)
     }
 
@@ -124,8 +138,10 @@ impl SmboBuilder {
     /// [`Self::blackbox`] with the given GP settings (its `seed` is used as given).
     pub fn blackbox_with_gp(scenario: Scenario, gp: GaussianProcessConfig) -> Self {
         let model = GaussianProcess::new(gp, feature_types(&scenario));
-        let maximizer =
-            LocalAndSortedRandomSearch { challengers: 1_000, stdev_init: 0.2, ..Default::default() };
+        // SMAC3's first step width (σ = 0.05). A wider 0.2 helped rosenbrock4 on the five-function
+        // shared suite but was worse on 14 of the broad suite's 19 functions and mixed problems
+        // (docs/benchmarks.md, "Local search").
+        let maximizer = LocalAndSortedRandomSearch { challengers: 1_000, ..Default::default() };
         let generator = ModelBasedGenerator::new(
             scenario.configspace.clone(),
             Box::new(model),
@@ -138,7 +154,7 @@ impl SmboBuilder {
         Self::random(scenario)
             .initial_design(design)
             .generator(Box::new(generator), BLACKBOX_RANDOM_PROBABILITY)
-            .retrain_after(1)
+            .retrain_after(Smac3Facade::BlackBox.default_retrain_after())
             .described_as(Smac3Facade::BlackBox)
     }
 
@@ -175,7 +191,7 @@ impl SmboBuilder {
     pub fn multi_fidelity(scenario: Scenario) -> Self {
         let hyperband = Hyperband::new(&scenario);
         Self::hpo(scenario)
-            .retrain_after(8)
+            .retrain_after(Smac3Facade::MultiFidelity.default_retrain_after())
             .initial_design(InitialDesign::new(DesignKind::Random))
             .intensifier(Box::new(hyperband))
             .described_as(Smac3Facade::MultiFidelity)

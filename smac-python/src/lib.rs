@@ -24,6 +24,7 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<optimizer::Optimizer>()?;
     m.add_function(wrap_pyfunction!(logging::set_logging_level, m)?)?;
+    m.add_function(wrap_pyfunction!(optimizer::default_retrain_after, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

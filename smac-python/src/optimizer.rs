@@ -10,7 +10,8 @@ use crate::bridge::{trial_json, value_json, ErrorSlot, InProcessRunner, PyBacken
 use crate::options::{Components, ScenarioFields};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use smac_core::{ConfigSpace, Configuration, Runner, SmacError, Smbo, SmboBuilder, TrialInfo};
+use smac_core::smac3_meta::Smac3Facade;
+use smac_core::{ConfigSpace, Configuration, Runner, Scenario, SmacError, Smbo, SmboBuilder, TrialInfo};
 use smac_runner::{DaskStyleParallelRunner, ParallelOptions};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
@@ -100,15 +101,7 @@ impl Optimizer {
             let scenario = fields.build(space.clone()).map_err(|e| PyValueError::new_err(e.to_string()))?;
             let components: Components = serde_json::from_str(components_json)
                 .map_err(|e| PyValueError::new_err(format!("facade components: {e}")))?;
-            let preset = match facade {
-                "hpo" => SmboBuilder::hpo,
-                "blackbox" => SmboBuilder::blackbox,
-                "random" => SmboBuilder::random,
-                "algorithm_configuration" => SmboBuilder::algorithm_configuration,
-                "multi_fidelity" => SmboBuilder::multi_fidelity,
-                "hyperband" => SmboBuilder::hyperband,
-                other => return Err(PyValueError::new_err(format!("unknown facade '{other}'"))),
-            };
+            let (preset, _) = preset(facade)?;
             let errors = ErrorSlot::default();
             let runner: Box<dyn Runner + Send> = match (evaluator, backend) {
                 (_, Some(b)) => {
@@ -218,4 +211,28 @@ impl Optimizer {
             budget: field("budget").and_then(|x| x.as_f64()),
         })
     }
+}
+
+/// A facade preset: `SmboBuilder::hpo` and its siblings.
+type Preset = fn(Scenario) -> SmboBuilder;
+
+/// The preset of a facade named as the Python facades name themselves, and the SMAC3 facade it is.
+fn preset(facade: &str) -> PyResult<(Preset, Smac3Facade)> {
+    Ok(match facade {
+        "hpo" => (SmboBuilder::hpo, Smac3Facade::Hpo),
+        "blackbox" => (SmboBuilder::blackbox, Smac3Facade::BlackBox),
+        "random" => (SmboBuilder::random, Smac3Facade::Random),
+        "algorithm_configuration" => {
+            (SmboBuilder::algorithm_configuration, Smac3Facade::AlgorithmConfiguration)
+        }
+        "multi_fidelity" => (SmboBuilder::multi_fidelity, Smac3Facade::MultiFidelity),
+        "hyperband" => (SmboBuilder::hyperband, Smac3Facade::Hyperband),
+        other => return Err(PyValueError::new_err(format!("unknown facade '{other}'"))),
+    })
+}
+
+/// New configurations per model fit in a facade's preset (`get_config_selector`'s default).
+#[pyfunction]
+pub fn default_retrain_after(facade: &str) -> PyResult<usize> {
+    Ok(preset(facade)?.1.default_retrain_after())
 }

@@ -429,8 +429,11 @@ def test_get_config_selector_sets_how_often_the_model_is_refitted(space, tmp_pat
         return [rh["configs"][str(r["config_id"])] for r in rh["data"]]
 
     s = scenario(space, tmp_path, n_trials=24)
+    # The defaults come from the Rust presets (Smac3Facade::default_retrain_after).
     assert HyperparameterOptimizationFacade.get_config_selector(s).retrain_after == 1
-    assert MultiFidelityFacade.get_config_selector(s).retrain_after == 8
+    assert BlackBoxFacade.get_config_selector(s).retrain_after == 1
+    for facade in (MultiFidelityFacade, AlgorithmConfigurationFacade, HyperbandFacade, RandomFacade):
+        assert facade.get_config_selector(s).retrain_after == 8, facade.__name__
     smac3_like = HyperparameterOptimizationFacade.get_config_selector(s, retrain_after=8)
     assert isinstance(smac3_like, ConfigSelector)
     default, eight = configs("default"), configs("eight", config_selector=smac3_like)

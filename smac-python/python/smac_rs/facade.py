@@ -189,14 +189,11 @@ class AbstractFacade:
     def _default_initial_design(cls, scenario: Scenario) -> AbstractInitialDesign | None:
         return None
 
-    #: New configurations per model fit when no ``config_selector`` is given.
-    _retrain_after = 8
-
     @classmethod
     def get_config_selector(cls, scenario: Scenario, *, retrain_after: int | None = None, retries: int = 16) -> ConfigSelector:
         """``retrain_after`` new configurations per model fit (default: this facade's, 1 for the
         HPO and BlackBox facades, 8 for the others; SMAC3's HPO facade uses 8)."""
-        n = cls._retrain_after if retrain_after is None else retrain_after
+        n = _core.default_retrain_after(cls._facade) if retrain_after is None else retrain_after
         return ConfigSelector(scenario, retrain_after=n, max_new_config_tries=retries)
 
     @staticmethod
@@ -355,7 +352,6 @@ class HyperparameterOptimizationFacade(AbstractFacade):
     """Random forest on log costs, log-EI, Sobol design plus the default configuration."""
 
     _facade = "hpo"
-    _retrain_after = 1
 
     @staticmethod
     def get_initial_design(
@@ -388,7 +384,6 @@ class BlackBoxFacade(AbstractFacade):
     """Gaussian process with EI for low-dimensional continuous problems."""
 
     _facade = "blackbox"
-    _retrain_after = 1
 
     @staticmethod
     def get_initial_design(
@@ -451,7 +446,6 @@ class MultiFidelityFacade(HyperparameterOptimizationFacade):
     """The HPO facade's model with Hyperband over ``min_budget..max_budget``."""
 
     _facade = "multi_fidelity"
-    _retrain_after = 8
 
     @staticmethod
     def get_initial_design(
