@@ -156,6 +156,41 @@ pub struct VarianceCollapse {
     running: Vec<Vec<f64>>,
     categorical: Vec<bool>,
     inv_two_l2: f64,
+    /// The running configurations sorted along one numeric column, to skip the far ones.
+    index: Option<ColumnIndex>,
+}
+
+/// Running configurations sorted by their value in one numeric column: a pair farther apart than
+/// the cutoff in that column alone has a factor of exactly 1.0, so only a window is visited.
+#[derive(Debug, Clone)]
+struct ColumnIndex {
+    column: usize,
+    /// `(value, running index)` for the configurations active in the column, by value.
+    sorted: Vec<(f64, usize)>,
+    /// Running configurations inactive (NaN) in the column: always visited.
+    inactive: Vec<usize>,
+}
+
+impl ColumnIndex {
+    /// Sorts `running` along the numeric column with the largest spread (none without one).
+    fn new(running: &[Vec<f64>], categorical: &[bool]) -> Option<Self> {
+        let spread = |c: usize| {
+            let values = running.iter().map(|r| r[c]).filter(|v| !v.is_nan());
+            let (lo, hi) =
+                values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+            hi - lo
+        };
+        let column = (0..categorical.len())
+            .filter(|c| !categorical[*c])
+            .filter(|c| spread(*c) > 0.0)
+            .max_by(|a, b| spread(*a).total_cmp(&spread(*b)).then(b.cmp(a)))?;
+        let mut sorted: Vec<(f64, usize)> =
+            running.iter().enumerate().map(|(i, r)| (r[column], i)).filter(|(v, _)| !v.is_nan()).collect();
+        sorted.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let inactive =
+            running.iter().enumerate().filter(|(_, r)| r[column].is_nan()).map(|(i, _)| i).collect();
+        Some(ColumnIndex { column, sorted, inactive })
+    }
 }
 
 /// Most evaluated configurations used to estimate the radius (every k-th beyond that).
@@ -201,11 +236,9 @@ impl VarianceCollapse {
         if radius.is_nan() || radius <= 0.0 {
             return None;
         }
-        Some(VarianceCollapse {
-            running: running.iter().map(|(_, t)| t.config.vector().to_vec()).collect(),
-            categorical,
-            inv_two_l2: 1.0 / (2.0 * radius * radius),
-        })
+        let running: Vec<Vec<f64>> = running.iter().map(|(_, t)| t.config.vector().to_vec()).collect();
+        let index = ColumnIndex::new(&running, &categorical);
+        Some(VarianceCollapse { running, categorical, inv_two_l2: 1.0 / (2.0 * radius * radius), index })
     }
 
     /// Orders `vectors` (predicted `mean`, `var`, variances already collapsed around the
@@ -240,11 +273,48 @@ impl VarianceCollapse {
     }
 
     /// Multiplies each variance by the collapse factor of its configuration vector.
+    ///
+    /// Only running configurations within the cutoff along the index column are visited; the
+    /// factors below 1.0 are then multiplied in running order, so the result is bit-identical
+    /// to the product over all of them (a factor of exactly 1.0 changes nothing). With 256
+    /// running trials this was a quarter of the optimizer's time (`bench_throughput`).
     pub fn apply(&self, vectors: &[Vec<f64>], variances: &mut [f64]) {
-        for (x, v) in vectors.iter().zip(variances.iter_mut()) {
-            for r in &self.running {
-                *v *= self.factor(x, r);
+        let Some(index) = &self.index else {
+            for (x, v) in vectors.iter().zip(variances.iter_mut()) {
+                self.collapse_all(x, v);
             }
+            return;
+        };
+        // Widened a little against rounding in the square root: extra pairs only compute 1.0.
+        let half_width = (40.0 / self.inv_two_l2).sqrt() * (1.0 + 1e-9) + f64::EPSILON;
+        let mut near: Vec<(usize, f64)> = Vec::new();
+        for (x, v) in vectors.iter().zip(variances.iter_mut()) {
+            let centre = x[index.column];
+            if centre.is_nan() {
+                self.collapse_all(x, v);
+                continue;
+            }
+            let start = index.sorted.partition_point(|(value, _)| *value < centre - half_width);
+            let end = index.sorted.partition_point(|(value, _)| *value <= centre + half_width);
+            near.clear();
+            let window = index.sorted[start..end].iter().map(|(_, i)| *i);
+            for i in window.chain(index.inactive.iter().copied()) {
+                let f = self.factor(x, &self.running[i]);
+                if f != 1.0 {
+                    near.push((i, f));
+                }
+            }
+            near.sort_unstable_by_key(|(i, _)| *i);
+            for (_, f) in &near {
+                *v *= f;
+            }
+        }
+    }
+
+    /// Multiplies `v` by the factor of every running configuration, in running order.
+    fn collapse_all(&self, x: &[f64], v: &mut f64) {
+        for r in &self.running {
+            *v *= self.factor(x, r);
         }
     }
 
@@ -296,8 +366,12 @@ mod tests {
 
     #[test]
     fn a_batch_from_one_fit_does_not_take_near_duplicates_first() {
-        let collapse =
-            VarianceCollapse { running: Vec::new(), categorical: vec![false, false], inv_two_l2: 50.0 };
+        let collapse = VarianceCollapse {
+            running: Vec::new(),
+            categorical: vec![false, false],
+            inv_two_l2: 50.0,
+            index: None,
+        };
         // 0 and 1 nearly coincide and score best; 2 is far away and scores a little lower.
         let vectors = vec![vec![0.5, 0.5], vec![0.51, 0.5], vec![0.1, 0.9]];
         let mean = [0.0; 3];
@@ -314,6 +388,43 @@ mod tests {
             |_, v, s| s.copy_from_slice(v),
         );
         assert_eq!(sorted, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn the_column_index_gives_the_same_variances_bit_for_bit() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        // A numeric, a categorical and a conditional (sometimes inactive) column.
+        let categorical = vec![false, true, false];
+        let point = |rng: &mut rand_chacha::ChaCha8Rng| {
+            let inactive = rng.random::<f64>() < 0.2;
+            vec![
+                rng.random::<f64>(),
+                f64::from(rng.random_range(0u8..3)),
+                if inactive { f64::NAN } else { rng.random() },
+            ]
+        };
+        let running: Vec<Vec<f64>> = (0..200).map(|_| point(&mut rng)).collect();
+        let mut queries: Vec<Vec<f64>> = (0..2_000).map(|_| point(&mut rng)).collect();
+        // Some queries on top of running configurations, where the factors are far below 1.
+        queries.extend(running.iter().take(50).map(|r| r.iter().map(|v| v + 1e-3).collect::<Vec<_>>()));
+        for inv_two_l2 in [5.0, 500.0, 50_000.0] {
+            let full = VarianceCollapse {
+                running: running.clone(),
+                categorical: categorical.clone(),
+                inv_two_l2,
+                index: None,
+            };
+            let indexed =
+                VarianceCollapse { index: ColumnIndex::new(&running, &categorical), ..full.clone() };
+            assert!(indexed.index.as_ref().is_some_and(|i| i.column != 1), "a numeric column is indexed");
+            let (mut a, mut b) = (vec![1.0; queries.len()], vec![1.0; queries.len()]);
+            full.apply(&queries, &mut a);
+            indexed.apply(&queries, &mut b);
+            assert!(a.iter().any(|v| *v < 0.5), "some variances collapse at 1/2ℓ² = {inv_two_l2}");
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b), "1/2ℓ² = {inv_two_l2}");
+        }
     }
 
     #[test]
