@@ -5,7 +5,6 @@
 //! worker's running trial, GPU devices and resources, growing without a reload, and for `smac
 //! scheduler --dashboard` workers joining and leaving; SMAC3's run directories open and a broken run shows its error;
 //! the importance view names its method (fANOVA) and says when a run has too few trials.
-//! The scheduler's worker names in `additional_info` leave the run readable by SMAC3 and DeepCAVE.
 //! Screenshots of every view go to `target/tmp/dashboard-screenshots/` (docs/dashboard.md).
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`utils/run-tests.sh` installs them): without
@@ -553,63 +552,4 @@ fn a_dashboard_bound_beyond_loopback_requires_its_token() {
     // The plotting library is not run data and loads without the token.
     let (status, body) = get(port, "/assets/uPlot.iife.min.js");
     assert!(status.contains(" 200 ") && body.contains("uPlot"), "{status}");
-}
-
-/// The Python in `var` or in the checkout's `.venv-<venv>`; `None` after a loud SKIP outside CI.
-fn python(var: &str, venv: &str) -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let p = std::env::var_os(var)
-        .map(PathBuf::from)
-        .or_else(|| Some(root.join(format!(".venv-{venv}/bin/python"))).filter(|p| p.exists()));
-    if p.is_none() {
-        let msg = format!(
-            "SKIP tests/dashboard.rs: no {var} (nor .venv-{venv}); `bash utils/run-tests.sh` creates it"
-        );
-        assert!(!std::env::var("CI").is_ok_and(|v| v == "true"), "{msg} (CI=true: failing instead)");
-        eprintln!("\n!!!!!!!! {msg}\n");
-    }
-    p
-}
-
-fn python_json(python: &Path, script: &str, arg: &Path) -> Json {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(script);
-    let out = Command::new(python).arg(path).arg(arg).output().expect("python starts");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{script}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
-}
-
-/// The scheduler names each trial's worker in `additional_info` (for the Gantt chart); SMAC3's
-/// RunHistory and DeepCAVE still load such a run.
-#[test]
-fn smac3_and_deepcave_read_runs_whose_trials_name_their_worker() {
-    let dir = tempfile::tempdir().unwrap();
-    for f in ["scenario.toml", "target.sh"] {
-        std::fs::copy(Path::new(FIXTURES).join("cli/quadratic").join(f), dir.path().join(f)).unwrap();
-    }
-    let out = Command::new(SMAC)
-        .args(["optimize", "--scenario", "scenario.toml", "-q", "-n", "6"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let run = dir.path().join("smac3_output/quadratic/1");
-    let rh: Json =
-        serde_json::from_str(&std::fs::read_to_string(run.join("runhistory.json")).unwrap()).unwrap();
-    let workers: std::collections::BTreeSet<&str> = rh["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["additional_info"]["worker"].as_str().unwrap())
-        .collect();
-    assert!(!workers.is_empty() && workers.len() <= 2, "{workers:?}");
-    if let Some(py) = python("SMAC_SMAC3_PYTHON", "smac3") {
-        let v = python_json(&py, "smac3_read_info.py", &run);
-        assert_eq!(v["trials"], json!(6), "{v}");
-        assert!(v["additional_info"].as_array().unwrap().iter().all(|i| i["worker"].is_string()), "{v}");
-    }
-    if let Some(py) = python("SMAC_DEEPCAVE_PYTHON", "deepcave") {
-        let v = python_json(&py, "deepcave_load.py", &run);
-        assert_eq!(v[0]["trials"].as_array().unwrap().len(), 6, "{v}");
-    }
 }

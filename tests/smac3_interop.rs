@@ -1,7 +1,9 @@
 //! SMAC3's ecosystem both ways, with the real Python packages: DeepCAVE 1.4.1's SMAC3v2 converter
 //! opens the runs we write (single objective with a crash, two objectives, multi-fidelity),
 //! SMAC3 2.4.1 continues them (and our `bb` and instance-based `ac` runs), we continue what it
-//! saved and runs it wrote itself, and ConfigSpace 1.2.2 accepts our samples of 200 spaces.
+//! saved and runs it wrote itself, ConfigSpace 1.2.2 accepts our samples of 200 spaces, and a
+//! CLI run whose trials name their worker in `additional_info` (for the dashboard's Gantt chart)
+//! stays readable by both.
 //!
 //! Needs `SMAC_SMAC3_PYTHON` (a Python with smac 2.4.1 and ConfigSpace 1.2.2) and
 //! `SMAC_DEEPCAVE_PYTHON` (a Python < 3.11 with deepcave 1.4.1), which `.ci/run` exports after
@@ -281,4 +283,42 @@ fn configspace_accepts_our_samples_of_200_generated_spaces() {
         seen["failing_spaces"]
     );
     eprintln!("{TEST}: {} spaces, {} samples accepted", seen["spaces"], seen["checked"]);
+}
+
+/// The scheduler names each trial's worker in `additional_info` (for the dashboard's Gantt
+/// chart); SMAC3's RunHistory and DeepCAVE still load such a run.
+#[test]
+fn smac3_and_deepcave_read_runs_whose_trials_name_their_worker() {
+    const TEST: &str = "smac3_and_deepcave_read_runs_whose_trials_name_their_worker";
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cli/quadratic");
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["scenario.toml", "target.sh"] {
+        std::fs::copy(fixture.join(f), dir.path().join(f)).unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_smac"))
+        .args(["optimize", "--scenario", "scenario.toml", "-q", "-n", "6"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = dir.path().join("smac3_output/quadratic/1");
+    let rh: Json =
+        serde_json::from_str(&std::fs::read_to_string(run.join("runhistory.json")).unwrap()).unwrap();
+    let workers: std::collections::BTreeSet<&str> = rh["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["additional_info"]["worker"].as_str().unwrap())
+        .collect();
+    assert!(!workers.is_empty() && workers.len() <= 2, "{workers:?}");
+    let run = run.to_str().unwrap();
+    if let Some(py) = python(TEST, "SMAC_SMAC3_PYTHON", "smac3", "smac") {
+        let v = script(&py, "smac3_read_info.py", &[run]);
+        assert_eq!(v["trials"], json!(6), "{v}");
+        assert!(v["additional_info"].as_array().unwrap().iter().all(|i| i["worker"].is_string()), "{v}");
+    }
+    if let Some(py) = python(TEST, "SMAC_DEEPCAVE_PYTHON", "deepcave", "deepcave") {
+        let v = script(&py, "deepcave_load.py", &[run]);
+        assert_eq!(v[0]["trials"].as_array().unwrap().len(), 6, "{v}");
+    }
 }
