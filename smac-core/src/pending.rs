@@ -180,10 +180,11 @@ impl ColumnIndex {
                 values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
             hi - lo
         };
-        let column = (0..categorical.len())
+        let (_, column) = (0..categorical.len())
             .filter(|c| !categorical[*c])
-            .filter(|c| spread(*c) > 0.0)
-            .max_by(|a, b| spread(*a).total_cmp(&spread(*b)).then(b.cmp(a)))?;
+            .map(|c| (spread(c), c))
+            .filter(|(w, _)| *w > 0.0)
+            .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))?;
         let mut sorted: Vec<(f64, usize)> =
             running.iter().enumerate().map(|(i, r)| (r[column], i)).filter(|(v, _)| !v.is_nan()).collect();
         sorted.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
