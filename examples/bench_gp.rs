@@ -36,7 +36,8 @@ struct Args {
     /// Then re-optimize when the data has grown by this factor.
     #[arg(long)]
     growth: Option<f64>,
-    /// Prediction threads (0 = all cores; default: the GP's default, 1).
+    /// Prediction threads (0 = all cores; default: the facade's choice, all cores for a
+    /// one-worker run).
     #[arg(long)]
     threads: Option<usize>,
 }
@@ -51,7 +52,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(g) = args.growth {
         refit.growth = g;
     }
-    let threads = args.threads.unwrap_or(GaussianProcessConfig::default().predict_threads);
     let out_dir = tempfile::tempdir()?;
     for &trials in &args.trials {
         for seed in args.seeds.clone() {
@@ -62,12 +62,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .deterministic(true)
                 .seed(seed)
                 .build()?;
-            let gp = GaussianProcessConfig {
-                seed,
-                refit: refit.clone(),
-                predict_threads: threads,
-                ..GaussianProcessConfig::default()
-            };
+            let facade_gp = SmboBuilder::blackbox_gp(&scenario);
+            let threads = args.threads.unwrap_or(facade_gp.predict_threads);
+            let gp = GaussianProcessConfig { refit: refit.clone(), predict_threads: threads, ..facade_gp };
             let b = bench.clone();
             let start = Instant::now();
             let mut smac = BlackBoxFacade::builder(scenario.clone())

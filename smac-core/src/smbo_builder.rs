@@ -131,8 +131,19 @@ impl SmboBuilder {
     /// proposal time enter the GP as constant-liar fantasies ([`crate::pending`]); the
     /// forest-based presets collapse the variance around them instead.
     pub fn blackbox(scenario: Scenario) -> Self {
-        let gp = GaussianProcessConfig { seed: scenario.seed, ..GaussianProcessConfig::default() };
+        let gp = Self::blackbox_gp(&scenario);
         Self::blackbox_with_gp(scenario, gp)
+    }
+
+    /// The BlackBox facade's GP settings for `scenario`: the defaults, seeded by the scenario,
+    /// predicting on all cores when the scenario has one worker. The target then runs in this
+    /// process after each proposal, so the cores are idle while the optimizer proposes; the
+    /// local searches score their neighbourhoods together, so a call has enough points to split
+    /// (docs/benchmarks.md, "GP scaling"). With several workers the cores run trials, so
+    /// prediction stays on one thread.
+    pub fn blackbox_gp(scenario: &Scenario) -> GaussianProcessConfig {
+        let predict_threads = if scenario.n_workers == 1 { 0 } else { 1 };
+        GaussianProcessConfig { seed: scenario.seed, predict_threads, ..GaussianProcessConfig::default() }
     }
 
     /// [`Self::blackbox`] with the given GP settings (its `seed` is used as given).

@@ -115,3 +115,13 @@ fn model_based_facades_beat_random_search_on_branin() {
     assert!(hpo < random / 5.0, "hpo {hpo} vs random {random}");
     assert!(bb < random / 50.0, "bb {bb} vs random {random}");
 }
+
+#[test]
+fn the_blackbox_gp_predicts_on_all_cores_only_when_the_scenario_has_one_worker() {
+    let sequential = Scenario::builder(small_space()).seed(7).build().unwrap();
+    let parallel = Scenario::builder(small_space()).seed(7).n_workers(4).build().unwrap();
+    let (one, four) = (SmboBuilder::blackbox_gp(&sequential), SmboBuilder::blackbox_gp(&parallel));
+    // 0 means "all available cores"; with several workers the cores run trials.
+    assert_eq!((one.predict_threads, four.predict_threads), (0, 1));
+    assert_eq!((one.seed, four.seed), (7, 7));
+}

@@ -43,8 +43,11 @@
 //! accumulators of 4 rows × 24 points (AVX-512; 2 rows × 16 points with AVX2) in registers, so
 //! each load of the cross-covariances serves several rows. The last points of a block go
 //! through 16- and 8-point kernels: a local-search step of a six-dimensional space scores 24
-//! points, which a 32-wide kernel would pad by a third. Large calls are split over up to
-//! `predict_threads` threads (each point's arithmetic is unchanged).
+//! points per running search, which a 32-wide kernel would pad by a third. Large calls are
+//! split over up to `predict_threads` threads (each point's arithmetic is unchanged); a split
+//! pays off for a few hundred points (the local searches of one maximization scored together),
+//! not for one search's 24 (same run of the table below: 10,000 points at n = 1,000 in 480 ms
+//! with one thread, 279 ms with two; in calls of 24, 477 and 379 ms).
 //!
 //! Measured on the 2-core development machine (shared with other builds, so ±30%), d = 6
 //! (`cargo bench -p smac-surrogate --bench gp_fit`):
@@ -88,8 +91,10 @@ const LANES_AVX512: usize = 24;
 /// dozen points, so padding them to a full kernel width would waste up to half the work).
 pub(crate) const MIN_LANES: usize = 8;
 /// `predict` splits its rows over threads once it needs about this many multiply-adds
-/// (`rows · n² / 2`); below that, spawning costs more than it saves.
-const PARALLEL_WORK: f64 = 4e6;
+/// (`rows · n² / 2`, about 0.1 ms); below that, spawning costs more than it saves. Measured on
+/// whole BlackBox runs (hartmann6, 400 trials, seeds 0–2): 8.5–9.3 s at 1e6 against
+/// 9.0–9.8 s at 4e5 and 9.3–11.1 s at 4e6.
+const PARALLEL_WORK: f64 = 1e6;
 
 /// When [`GaussianProcess::fit`] re-optimizes the hyperparameters (marginal likelihood with
 /// restarts). Between re-optimizations the previous hyperparameters are kept and the Cholesky
@@ -161,9 +166,10 @@ pub struct GaussianProcessConfig {
     #[serde(default)]
     pub refit: RefitSchedule,
     /// Threads `predict` may use for large batches (0: the number of available cores).
-    /// Results do not depend on it. Default 1: on the shared 2-core development machine two
-    /// threads made a 1,000-trial BlackBox run slower (161 s against 121 s wall, 81 s against
-    /// 71 s CPU), as the second thread waits for a core and brings its own scratch buffers.
+    /// Results do not depend on it. Default 1, so a GP used on its own does not take cores it
+    /// was not given; the BlackBox facade uses all cores when the scenario has one worker
+    /// (`SmboBuilder::blackbox_gp`), where its local searches score their neighbourhoods in one
+    /// batch: 1,000 trials of hartmann6 took 78–85 s with two threads against 122–132 s with one.
     #[serde(default = "one")]
     pub predict_threads: usize,
 }
@@ -718,17 +724,23 @@ impl Surrogate for GaussianProcess {
         // Whole micro-kernel widths per thread (so even the few dozen neighbours of a local
         // search step are split); each point's result is independent of the split.
         let chunk = m.div_ceil(threads).div_ceil(MIN_LANES) * MIN_LANES;
+        // The calling thread takes the first chunk: one spawn fewer, and its scratch buffers
+        // persist between calls.
+        let (m0, m_rest) = ms.split_at_mut(chunk.min(m));
+        let (v0, v_rest) = vs.split_at_mut(chunk.min(m));
         std::thread::scope(|scope| {
-            let handles: Vec<_> = ms
+            let handles: Vec<_> = m_rest
                 .chunks_mut(chunk)
-                .zip(vs.chunks_mut(chunk))
+                .zip(v_rest.chunks_mut(chunk))
                 .enumerate()
                 .map(|(t, (mc, vc))| {
                     let x = &x;
-                    scope.spawn(move || self.predict_rows(model, x, t * chunk, mc, vc))
+                    scope.spawn(move || self.predict_rows(model, x, (t + 1) * chunk, mc, vc))
                 })
                 .collect();
-            handles.into_iter().try_for_each(|h| h.join().expect("prediction thread panicked"))
+            let first = self.predict_rows(model, &x, 0, m0, v0);
+            handles.into_iter().try_for_each(|h| h.join().expect("prediction thread panicked"))?;
+            first
         })?;
         Ok((mean, var))
     }

@@ -9,6 +9,7 @@
 use crate::configspace::ConfigSpace;
 use crate::error::SmacError;
 use rand::seq::IndexedRandom;
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashSet;
 
@@ -96,8 +97,7 @@ impl LocalAndSortedRandomSearch {
             starts.push(random[i].clone());
         }
         let mut candidates: Vec<Candidate> = Vec::with_capacity(n_return + starts.len());
-        for start in starts {
-            let (vector, s) = self.local_search(space, score, start, rng)?;
+        for (vector, s) in self.local_searches(space, score, starts, rng)? {
             candidates.push(Candidate { score: s, vector, from_local_search: true });
         }
         candidates.extend(order.iter().take(n_return).map(|&i| Candidate {
@@ -112,54 +112,110 @@ impl LocalAndSortedRandomSearch {
         Ok(candidates)
     }
 
-    /// Steepest-ascent one-exchange local search with SMAC3 2.4's adaptive step width: steps
-    /// start small (σ = 0.05) so the search refines around good points, widen after repeated
-    /// improvements, and narrow after repeated failures; the search ends after
-    /// `plateau_steps` non-improving steps (moving along equal values when it can).
-    fn local_search(
+    /// Steepest-ascent one-exchange local searches from every start, walked in lockstep as
+    /// SMAC3 does: each round scores the neighbourhoods of all still-running searches in one
+    /// batch (ten searches of a six-dimensional space: 240 points instead of 24), which keeps
+    /// the surrogate's batch kernels and prediction threads busy. Each search draws its
+    /// neighbours from its own random stream, so a search's path does not depend on how long
+    /// the others run.
+    fn local_searches(
         &self,
         space: &ConfigSpace,
         score: &mut BatchScorer<'_>,
-        start: Vec<f64>,
+        starts: Vec<Vec<f64>>,
         rng: &mut ChaCha8Rng,
-    ) -> Result<(Vec<f64>, f64), SmacError> {
-        let mut current = start;
-        let mut current_score = score(std::slice::from_ref(&current))?[0];
-        let mut stdev = self.stdev_init;
-        let (mut failures, mut improvements) = (0usize, 0usize);
-        for _ in 0..self.max_steps {
-            let neighbours = space.neighbour_vectors(&current, self.numeric_neighbours, stdev, rng);
-            if neighbours.is_empty() {
-                break;
-            }
-            let scores = score(&neighbours)?;
-            let best = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            if best > current_score {
-                let i = scores.iter().position(|s| *s == best).expect("max is present");
-                current = neighbours[i].clone();
-                current_score = best;
-                improvements += 1;
-                if improvements >= self.upscale_threshold && failures == 0 {
-                    stdev = (stdev * 2.0).min(self.stdev_max);
-                    improvements = 0;
+    ) -> Result<Vec<(Vec<f64>, f64)>, SmacError> {
+        if starts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let scores = score(&starts)?;
+        let mut walks: Vec<Walk> = starts
+            .into_iter()
+            .zip(scores)
+            .map(|(current, score)| Walk::new(current, score, self.stdev_init, ChaCha8Rng::from_rng(rng)))
+            .collect();
+        let mut batch: Vec<Vec<f64>> = Vec::new();
+        let mut spans: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
+        loop {
+            batch.clear();
+            spans.clear();
+            for (w, walk) in walks.iter_mut().enumerate().filter(|(_, walk)| !walk.done) {
+                let neighbours = space.neighbour_vectors(
+                    &walk.current,
+                    self.numeric_neighbours,
+                    walk.stdev,
+                    &mut walk.rng,
+                );
+                if neighbours.is_empty() {
+                    walk.done = true;
+                    continue;
                 }
-                continue;
+                spans.push((w, batch.len()..batch.len() + neighbours.len()));
+                batch.extend(neighbours);
             }
-            improvements = 0;
-            failures += 1;
-            if best == current_score {
-                // Equal values (a flat region of a forest): walk on to find an exit.
-                let ties: Vec<usize> = (0..scores.len()).filter(|i| scores[*i] == best).collect();
-                current = neighbours[*ties.choose(rng).expect("non-empty")].clone();
-            }
-            if failures % self.downscale_interval == 0 {
-                stdev = (stdev * 0.5).max(self.stdev_min);
-            }
-            if failures >= self.plateau_steps {
+            if spans.is_empty() {
                 break;
+            }
+            let scores = score(&batch)?;
+            for (w, span) in spans.drain(..) {
+                walks[w].step(self, &batch[span.clone()], &scores[span]);
             }
         }
-        Ok((current, current_score))
+        Ok(walks.into_iter().map(|w| (w.current, w.score)).collect())
+    }
+}
+
+/// One local search's state: SMAC3 2.4's adaptive step width starts small (σ = 0.05) so the
+/// search refines around good points, widens after repeated improvements and narrows after
+/// repeated failures; the search ends after `plateau_steps` non-improving steps (moving along
+/// equal values when it can) or `max_steps` steps.
+struct Walk {
+    current: Vec<f64>,
+    score: f64,
+    stdev: f64,
+    failures: usize,
+    improvements: usize,
+    steps: usize,
+    rng: ChaCha8Rng,
+    done: bool,
+}
+
+impl Walk {
+    fn new(current: Vec<f64>, score: f64, stdev: f64, rng: ChaCha8Rng) -> Self {
+        Walk { current, score, stdev, failures: 0, improvements: 0, steps: 0, rng, done: false }
+    }
+
+    /// Moves to the best of the scored `neighbours` if it improves, else counts a failure.
+    fn step(&mut self, search: &LocalAndSortedRandomSearch, neighbours: &[Vec<f64>], scores: &[f64]) {
+        self.steps += 1;
+        if self.steps >= search.max_steps {
+            self.done = true;
+        }
+        let best = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if best > self.score {
+            let i = scores.iter().position(|s| *s == best).expect("max is present");
+            self.current = neighbours[i].clone();
+            self.score = best;
+            self.improvements += 1;
+            if self.improvements >= search.upscale_threshold && self.failures == 0 {
+                self.stdev = (self.stdev * 2.0).min(search.stdev_max);
+                self.improvements = 0;
+            }
+            return;
+        }
+        self.improvements = 0;
+        self.failures += 1;
+        if best == self.score {
+            // Equal values (a flat region of a forest): walk on to find an exit.
+            let ties: Vec<usize> = (0..scores.len()).filter(|i| scores[*i] == best).collect();
+            self.current = neighbours[*ties.choose(&mut self.rng).expect("non-empty")].clone();
+        }
+        if self.failures % search.downscale_interval == 0 {
+            self.stdev = (self.stdev * 0.5).max(search.stdev_min);
+        }
+        if self.failures >= search.plateau_steps {
+            self.done = true;
+        }
     }
 }
 
@@ -167,7 +223,6 @@ impl LocalAndSortedRandomSearch {
 mod tests {
     use super::*;
     use crate::configspace::{Condition, Hyperparameter};
-    use rand::SeedableRng;
 
     fn space() -> ConfigSpace {
         let mut cs = ConfigSpace::new("m");
@@ -208,5 +263,59 @@ mod tests {
         assert!(best.from_local_search, "local search should beat random search");
         assert!(best.score > -0.01, "best {:?}", best);
         assert!(calls > 500);
+    }
+
+    /// Scores `v` by its distance to the nearest of the given peaks (higher is better).
+    fn nearest_peak(v: &[f64], peaks: &[[f64; 2]]) -> f64 {
+        -peaks.iter().map(|p| (v[0] - p[0]).powi(2) + (v[1] - p[1]).powi(2)).fold(f64::INFINITY, f64::min)
+    }
+
+    fn plane() -> ConfigSpace {
+        let mut cs = ConfigSpace::new("p");
+        cs.add_all([Hyperparameter::float("x", 0.0, 1.0), Hyperparameter::float("y", 0.0, 1.0)]).unwrap();
+        cs
+    }
+
+    #[test]
+    fn local_searches_score_their_neighbourhoods_together() {
+        let cs = plane();
+        let m = LocalAndSortedRandomSearch::default();
+        let neighbourhood = 2 * m.numeric_neighbours;
+        let starts: Vec<Vec<f64>> = (0..5).map(|i| vec![0.1 + 0.2 * i as f64, 0.5]).collect();
+        let mut batches = Vec::new();
+        let mut scorer = |batch: &[Vec<f64>]| -> Result<Vec<f64>, SmacError> {
+            batches.push(batch.len());
+            Ok(batch.iter().map(|v| nearest_peak(v, &[[0.31, 0.42]])).collect())
+        };
+        let out = m.local_searches(&cs, &mut scorer, starts, &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
+        assert_eq!(out.len(), 5);
+        // The starts in one call, then the first step of all five searches in one call.
+        assert_eq!(&batches[..2], &[5, 5 * neighbourhood]);
+        // Searches end one by one, so later rounds are smaller but stay whole neighbourhoods.
+        assert!(batches[2..].iter().all(|b| b % neighbourhood == 0 && *b <= 5 * neighbourhood));
+        assert!(batches.windows(2).skip(1).all(|w| w[1] <= w[0]), "{batches:?}");
+        for (v, s) in &out {
+            assert!(*s > -0.01, "a search ended far from the peak: {v:?} {s}");
+        }
+    }
+
+    #[test]
+    fn a_local_search_walks_the_same_path_whatever_the_other_searches_do() {
+        let cs = plane();
+        let m = LocalAndSortedRandomSearch::default();
+        let starts = vec![vec![0.2, 0.2], vec![0.9, 0.9]];
+        let run = |peaks: &[[f64; 2]]| {
+            let mut scorer = |batch: &[Vec<f64>]| -> Result<Vec<f64>, SmacError> {
+                Ok(batch.iter().map(|v| nearest_peak(v, peaks)).collect())
+            };
+            m.local_searches(&cs, &mut scorer, starts.clone(), &mut ChaCha8Rng::seed_from_u64(11)).unwrap()
+        };
+        // Moving the second search's peak changes its path and length, not the first's.
+        let a = run(&[[0.25, 0.3], [0.8, 0.7]]);
+        let b = run(&[[0.25, 0.3], [0.6, 0.95]]);
+        assert_eq!(a[0], b[0]);
+        assert_ne!(a[1], b[1]);
+        // And the same seed gives the same result.
+        assert_eq!(a, run(&[[0.25, 0.3], [0.8, 0.7]]));
     }
 }
