@@ -46,8 +46,8 @@
 //! points per running search, which a 32-wide kernel would pad by a third. Large calls are
 //! split over up to `predict_threads` threads (each point's arithmetic is unchanged); a split
 //! pays off for a few hundred points (the local searches of one maximization scored together),
-//! not for one search's 24 (same run of the table below: 10,000 points at n = 1,000 in 480 ms
-//! with one thread, 279 ms with two; in calls of 24, 477 and 379 ms).
+//! not for one search's 24 (`gp_fit` on 2026-12-07, idle machine: 10,000 points at n = 1,000
+//! in 480 ms with one thread, 279 ms with two; in calls of 24, 477 and 379 ms).
 //!
 //! Measured on the 2-core development machine (shared with other builds, so ±30%), d = 6
 //! (`cargo bench -p smac-surrogate --bench gp_fit`):

@@ -3,8 +3,9 @@
 //! everything sorted by acquisition value.
 //!
 //! Everything works on configuration vectors and scores whole batches at once: a surrogate
-//! predicts 10,000 points far faster in one call than in 10,000, and neighbourhoods of a local
-//! search step are scored together (SMAC3 vectorizes the same way).
+//! predicts 10,000 points far faster in one call than in 10,000, and the local searches walk in
+//! lockstep, so each round scores the neighbourhoods of all of them in one call (SMAC3
+//! vectorizes the same way).
 
 use crate::configspace::ConfigSpace;
 use crate::error::SmacError;
