@@ -139,8 +139,8 @@ impl SmboBuilder {
     /// predicting on all cores when the scenario has one worker. The target then runs in this
     /// process after each proposal, so the cores are idle while the optimizer proposes; the
     /// local searches score their neighbourhoods together, so a call has enough points to split
-    /// (docs/benchmarks.md, "GP scaling"). With several workers the cores run trials, so
-    /// prediction stays on one thread.
+    /// (docs/benchmarks.md, "Local searches in lockstep"). With several workers the cores run
+    /// trials, so prediction stays on one thread.
     pub fn blackbox_gp(scenario: &Scenario) -> GaussianProcessConfig {
         let predict_threads = if scenario.n_workers == 1 { 0 } else { 1 };
         GaussianProcessConfig { seed: scenario.seed, predict_threads, ..GaussianProcessConfig::default() }
