@@ -45,8 +45,8 @@ use problems::{fixed_normal, instance_offsets, noise_scale, shifted, MAX_BUDGET}
 use smac::benchmarks;
 use smac::facade::{AlgorithmConfigurationFacade, HyperbandFacade, MultiFidelityFacade};
 use smac::{
-    BlackBoxFacade, DesignKind, HyperparameterOptimizationFacade, InitialDesign, RandomFacade, Scenario,
-    TrialInfo,
+    BlackBoxFacade, DesignKind, HyperparameterOptimizationFacade, InitialDesign, Interleaved, RandomFacade,
+    Scenario, TrialInfo,
 };
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -90,6 +90,9 @@ struct Args {
     /// Experiment knob: fraction of interleaved random configurations.
     #[arg(long)]
     random_probability: Option<f64>,
+    /// Experiment knob: the interleaved configurations, `random` or `tpe`.
+    #[arg(long)]
+    interleaved: Option<String>,
     /// Experiment knob: Sobol design of this many configurations per hyperparameter (HPO, BB).
     #[arg(long)]
     design_per_hp: Option<usize>,
@@ -220,6 +223,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 if let Some(p) = args.random_probability {
                     b = b.random_probability(p);
+                }
+                match args.interleaved.as_deref() {
+                    Some("tpe") => b = b.interleaved(Interleaved::Tpe),
+                    Some("random") => b = b.interleaved(Interleaved::Random),
+                    _ => {}
                 }
                 if let Some(n) = args.design_per_hp {
                     let design = InitialDesign::new(DesignKind::Sobol)

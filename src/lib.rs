@@ -28,8 +28,8 @@ pub use smac_core::configspace::{
     Condition, ConfigSpace, ConfigSpaceError, Configuration, Forbidden, Hyperparameter, Relation, Value,
 };
 pub use smac_core::{
-    Callback, DesignKind, InitialDesign, RunHistory, RunState, Runner, RunnerError, Scenario, SerialRunner,
-    SmacError, StatusType, TargetFunction, TargetOutput, TrialInfo, TrialValue,
+    Callback, DesignKind, InitialDesign, Interleaved, RunHistory, RunState, Runner, RunnerError, Scenario,
+    SerialRunner, SmacError, StatusType, TargetFunction, TargetOutput, TrialInfo, TrialValue,
 };
 
 /// The core crate: config space, scenario, run history, intensifiers, the SMBO loop.

@@ -624,3 +624,36 @@ fn retrain_after_reaches_the_model_and_zero_is_an_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("retrain_after must be at least 1"));
 }
+
+#[test]
+fn interleaved_picks_tpe_or_random_configurations_and_unknown_kinds_are_errors() {
+    // The origins of a sequential HPO run's configurations with the given extra scenario lines.
+    let origins = |extra: &str| {
+        let dir = example(|s| {
+            s.replace("n_trials = 12\nn_workers = 2", &format!("n_trials = 40\nn_workers = 1\n{extra}"))
+                .replace("SLEEP = \"0.2\"", "SLEEP = \"0\"")
+        });
+        run_ok(dir.path(), &["optimize", "--scenario", "scenario.toml", "-q"]);
+        let rh = read_json(&dir.path().join("smac3_output/quadratic/1/runhistory.json"));
+        let origins: Vec<String> = rh["config_origins"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|o| o.as_str().unwrap_or("").to_string())
+            .collect();
+        assert_eq!(origins.len(), 40);
+        let count = |name: &str| origins.iter().filter(|o| o.as_str() == name).count();
+        (count("Tree-structured Parzen Estimator"), count("Random Search"))
+    };
+    let (tpe, random) = origins("");
+    assert!(tpe > 0 && random == 0, "the HPO facade interleaves TPE proposals: {tpe} TPE, {random} random");
+    let (tpe, random) = origins("interleaved = \"random\"");
+    assert!(tpe == 0 && random > 0, "SMAC3's random design: {tpe} TPE, {random} random");
+    assert_eq!(origins("interleaved = \"tpe\"").0, origins("").0, "tpe is the HPO facade's default");
+
+    let dir = example(|s| s.replace("n_trials = 12", "n_trials = 12\ninterleaved = \"sobol\""));
+    let out = smac(dir.path(), &["optimize", "--scenario", "scenario.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("interleaved") && stderr.contains("sobol"), "{stderr}");
+}

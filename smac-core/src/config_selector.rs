@@ -1,9 +1,9 @@
 //! The config selector: which new configuration to try next.
 //!
 //! First the initial design, then challengers from a [`ConfigGenerator`] (the acquisition
-//! maximizer of a model-based facade), with a fixed fraction of purely random configurations
-//! interleaved (SMAC3's random design), which keeps the search from stalling when the model is
-//! wrong. A challenger list is used for `retrain_after` configurations and then regenerated, but
+//! maximizer of a model-based facade), with a fixed fraction of other configurations interleaved
+//! — purely random ones (SMAC3's random design) or TPE proposals ([`Interleaved`]) — which keeps
+//! the search from stalling when the model is wrong. A challenger list is used for `retrain_after` configurations and then regenerated, but
 //! only when new results have come in since — otherwise the rest of the list is still the best
 //! guess and regenerating would only burn time. Configurations already in the run history are
 //! never proposed again.
@@ -20,6 +20,22 @@ use tracing::debug;
 
 /// Origin label of interleaved random configurations.
 pub const RANDOM_ORIGIN: &str = "Random Search";
+/// Origin label of interleaved TPE proposals.
+pub const TPE_ORIGIN: &str = "Tree-structured Parzen Estimator";
+
+/// What the configurations interleaved between the model's challengers are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Interleaved {
+    /// Uniformly random configurations (SMAC3's `ProbabilityRandomDesign`).
+    #[default]
+    Random,
+    /// Proposals of a tree-structured Parzen estimator over the finished trials ([`crate::tpe`]),
+    /// random until two trials have finished. The HPO facade's default: a second model whose
+    /// densities keep every good basin in play where the forest commits to one
+    /// (docs/benchmarks.md, "TPE proposals between the forest's").
+    Tpe,
+}
 
 /// Produces challengers, best first (e.g. by maximizing an acquisition function).
 pub trait ConfigGenerator: Send {
@@ -56,6 +72,7 @@ pub struct ConfigSelector {
     used_from_list: usize,
     data_at_generation: usize,
     batch: usize,
+    interleaved: Interleaved,
     /// The loop's callbacks, lent for the duration of an ask (`on_next_configurations_*`).
     observers: Vec<Box<dyn Callback>>,
 }
@@ -83,6 +100,7 @@ impl ConfigSelector {
             used_from_list: 0,
             data_at_generation: usize::MAX,
             batch: 1,
+            interleaved: Interleaved::Random,
             observers: Vec::new(),
         }
     }
@@ -103,6 +121,12 @@ impl ConfigSelector {
     pub fn with_generator(mut self, generator: Box<dyn ConfigGenerator>, random_probability: f64) -> Self {
         self.generator = Some(generator);
         self.random_probability = random_probability.clamp(0.0, 1.0);
+        self
+    }
+
+    /// What the interleaved configurations are (default: random, as in SMAC3).
+    pub fn interleaved(mut self, interleaved: Interleaved) -> Self {
+        self.interleaved = interleaved;
         self
     }
 
@@ -182,6 +206,10 @@ impl ConfigSelector {
                 }
             }
             debug!("no unseen challenger left; falling back to a random configuration");
+        } else if self.interleaved == Interleaved::Tpe && self.generator.is_some() {
+            if let Some(c) = self.tpe(runhistory, rng) {
+                return Ok(Some(c));
+            }
         }
         self.random(runhistory, rng)
     }
@@ -197,6 +225,13 @@ impl ConfigSelector {
         self.used_from_list = 0;
         self.data_at_generation = runhistory.len();
         Ok(())
+    }
+
+    /// A TPE proposal not yet in the run history; `None` with fewer than two finished trials,
+    /// or when the proposal is known or forbidden (the caller then draws a random one).
+    fn tpe(&self, runhistory: &RunHistory, rng: &mut ChaCha8Rng) -> Option<Configuration> {
+        let proposal = crate::tpe::propose(&self.space, &crate::tpe::observations(runhistory), rng)?;
+        runhistory.config_id(&proposal).is_none().then(|| proposal.with_origin(TPE_ORIGIN))
     }
 
     fn random(

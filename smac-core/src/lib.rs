@@ -30,7 +30,7 @@ pub mod smbo;
 pub mod smbo_builder;
 
 pub use callback::{Callback, RunState};
-pub use config_selector::{ConfigGenerator, ConfigSelector};
+pub use config_selector::{ConfigGenerator, ConfigSelector, Interleaved};
 pub use error::SmacError;
 pub use intensifier::{
     FullEvaluationIntensifier, Hyperband, Intensifier, NextTrial, RacingIntensifier, SuccessiveHalving,
@@ -45,5 +45,6 @@ pub mod model_based;
 pub mod multi_objective;
 pub mod pending;
 pub mod smac3_meta;
+pub mod tpe;
 pub use model_based::ModelBasedGenerator;
 pub use pending::Fantasy;

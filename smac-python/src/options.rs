@@ -100,6 +100,9 @@ pub struct Components {
     initial_design: Option<DesignSpec>,
     intensifier: Option<IntensifierSpec>,
     random_design_probability: Option<f64>,
+    /// What the interleaved configurations are: `random` (SMAC3's `ProbabilityRandomDesign`)
+    /// or `tpe` (smac-rs's `ProbabilityTPEDesign`, the HPO facade's default).
+    interleaved: Option<smac_core::Interleaved>,
     retrain_after: Option<usize>,
     /// SMAC3's `MeanAggregationStrategy` (ParEGO, the default, is not sent).
     mean_aggregation: Option<MeanAggregationSpec>,
@@ -135,6 +138,9 @@ impl Components {
                 Some(g) => builder = builder.generator(g, p),
                 None => return Err(invalid("random_design", "this facade has no model to interleave with")),
             }
+        }
+        if let Some(interleaved) = self.interleaved {
+            builder = builder.interleaved(interleaved);
         }
         if let Some(n) = self.retrain_after {
             builder = builder.retrain_after(n.max(1));

@@ -392,6 +392,23 @@ def test_smac3_module_names_and_explicit_components(space, tmp_path):
     assert any("Random" in o for o in origins.values())
 
 
+def test_the_hpo_facade_interleaves_tpe_proposals_and_smac3s_random_design_random_ones(space, tmp_path):
+    from smac_rs.random_design import ProbabilityRandomDesign, ProbabilityTPEDesign
+
+    def origins(**components):
+        s = scenario(space, tmp_path, n_trials=40)
+        HyperparameterOptimizationFacade(s, quadratic, overwrite=True, **components).optimize()
+        return list(json.loads((tmp_path / "run" / "0" / "runhistory.json").read_text())["config_origins"].values())
+
+    default = origins()
+    assert any("Parzen" in o for o in default) and "Random Search" not in default, default
+    smac3 = origins(random_design=ProbabilityRandomDesign(probability=0.5))
+    assert "Random Search" in smac3 and not any("Parzen" in o for o in smac3), smac3
+    s = scenario(space, tmp_path)
+    assert type(HyperparameterOptimizationFacade.get_random_design(s, probability=0.3)) is ProbabilityTPEDesign
+    assert type(MultiFidelityFacade.get_random_design(s)) is ProbabilityRandomDesign
+
+
 def test_calling_the_optimizer_from_inside_the_target_is_refused(space, tmp_path):
     holder = {}
 

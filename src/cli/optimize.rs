@@ -47,6 +47,9 @@ pub fn run(args: &OptimizeArgs, quiet: bool) -> Result<ExitCode, CliError> {
     if let Some(n) = spec.retrain_after {
         builder = builder.map(move |b| b.retrain_after(n));
     }
+    if let Some(interleaved) = spec.interleaved {
+        builder = builder.map(move |b| b.interleaved(interleaved));
+    }
     let mut builder =
         builder.runner(runner).callback(StopOnInterrupt(interrupt.clone())).overwrite(args.overwrite);
     builder = match mode {

@@ -106,6 +106,7 @@ struct ScenarioFile {
     use_default_config: Option<bool>,
     objective_weights: Option<Vec<f64>>,
     retrain_after: Option<usize>,
+    interleaved: Option<smac_core::Interleaved>,
     configspace: Option<PathBuf>,
     target: Option<TargetDef>,
     cluster: Option<ClusterDef>,
@@ -133,6 +134,9 @@ pub struct RunSpec {
     /// `retrain_after = N`: the model is refitted after N new configurations instead of the
     /// facade's default (HPO and BlackBox 1, the others 8 as in SMAC3).
     pub retrain_after: Option<usize>,
+    /// `interleaved = "random" | "tpe"`: what the configurations interleaved between the model's
+    /// are, instead of the facade's default (TPE for `hpo`, random for the others).
+    pub interleaved: Option<smac_core::Interleaved>,
 }
 
 /// Reads the scenario file (if any) and applies the flags.
@@ -289,6 +293,7 @@ pub fn resolve(args: &OptimizeArgs) -> Result<RunSpec, CliError> {
         cluster,
         multi_objective,
         retrain_after: file.retrain_after,
+        interleaved: file.interleaved,
     })
 }
 

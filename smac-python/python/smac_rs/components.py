@@ -127,8 +127,18 @@ class ProbabilityRandomDesign:
     """Interleaves a random configuration with this probability (SMAC3's
     ``ProbabilityRandomDesign``)."""
 
+    _interleaved = "random"
+
     def __init__(self, probability: float, seed: int = 0) -> None:
         self.probability = probability
+
+
+class ProbabilityTPEDesign(ProbabilityRandomDesign):
+    """Interleaves a proposal of a tree-structured Parzen estimator over the finished trials
+    with this probability (random until two have finished): the HPO facade's default in smac-rs,
+    where SMAC3 interleaves random configurations (docs/differences-from-smac3.md)."""
+
+    _interleaved = "tpe"
 
 
 class ConfigSelector:

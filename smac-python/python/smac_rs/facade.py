@@ -33,6 +33,7 @@ from smac_rs.components import (
     MeanAggregationStrategy,
     ParEGO,
     ProbabilityRandomDesign,
+    ProbabilityTPEDesign,
     RandomInitialDesign,
     SobolInitialDesign,
     SuccessiveHalving,
@@ -136,6 +137,7 @@ class AbstractFacade:
             components["intensifier"] = intensifier._spec()
         if random_design is not None:
             components["random_design_probability"] = float(random_design.probability)
+            components["interleaved"] = random_design._interleaved
         if config_selector is not None:
             components["retrain_after"] = config_selector._spec()
         if isinstance(multi_objective_algorithm, MeanAggregationStrategy):
@@ -376,8 +378,9 @@ class HyperparameterOptimizationFacade(AbstractFacade):
 
     @staticmethod
     def get_random_design(scenario: Scenario, *, probability: float = 0.2) -> ProbabilityRandomDesign:
-        """Random configurations interleaved with this probability."""
-        return ProbabilityRandomDesign(probability)
+        """TPE proposals interleaved with this probability (this facade's default in smac-rs;
+        pass ``ProbabilityRandomDesign(probability)`` for SMAC3's random configurations)."""
+        return ProbabilityTPEDesign(probability)
 
 
 class BlackBoxFacade(AbstractFacade):
@@ -480,6 +483,11 @@ class MultiFidelityFacade(HyperparameterOptimizationFacade):
         if instance_seed_order != "shuffle_once":
             raise NotImplementedError("instance_seed_order: smac-rs shuffles the instance-seed pairs once")
         return Hyperband(scenario, eta=eta, n_seeds=n_seeds, max_incumbents=max_incumbents, incumbent_selection=incumbent_selection)
+
+    @staticmethod
+    def get_random_design(scenario: Scenario, *, probability: float = 0.2) -> ProbabilityRandomDesign:
+        """Random configurations interleaved with this probability (as in SMAC3)."""
+        return ProbabilityRandomDesign(probability)
 
 
 class HyperbandFacade(RandomFacade):

@@ -1,0 +1,398 @@
+//! Tree-structured Parzen estimator proposals (Bergstra et al. 2011), as Optuna's default
+//! univariate `TPESampler` makes them, on the space's vector representation.
+//!
+//! The observed configurations are split by cost into the best `γ(n) = min(⌈n/10⌉, 25)` and the
+//! rest; each hyperparameter gets a Parzen density over the good values, `l(x)`, and one over the
+//! others, `g(x)` (both with a uniform prior component); a proposal takes, per hyperparameter,
+//! the best of 24 draws from `l` by `l(x)/g(x)`. Numeric hyperparameters are modelled on their
+//! unit axis (log-scaled ones on the log axis) with truncated normals whose widths are the
+//! distances to their neighbours, clipped to `[1/min(100, 1 + n), 1]` (Optuna's "magic clip");
+//! categorical ones with counts plus the prior's weight. Inactive values are left out of a
+//! hyperparameter's densities; conditions and forbidden clauses are applied to the result.
+//!
+//! Why it is here: on continuous problems whose costs span orders of magnitude and whose good
+//! region is a narrow basin (goldstein_price, levy5 in `bench_suite`), TPE's densities around
+//! the best points keep proposing in every good basin, while a forest's piecewise-constant
+//! surrogate commits to one (docs/benchmarks.md).
+
+use crate::acquisition::norm_cdf;
+use crate::configspace::{ColumnType, ConfigSpace, Configuration};
+use crate::runhistory::RunHistory;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use std::sync::Arc;
+
+/// Draws from `l(x)` per hyperparameter, of which the best by `l/g` is kept (Optuna: 24).
+pub const TPE_CANDIDATES: usize = 24;
+/// Weight of the uniform prior component in each density (Optuna: 1.0).
+pub const TPE_PRIOR_WEIGHT: f64 = 1.0;
+/// Observations below which TPE has nothing to model (fewer than this: no proposal).
+const MIN_OBSERVATIONS: usize = 2;
+
+/// The finished configurations of `rh` with their average cost at their highest budget
+/// (normalized, for several objectives), in the order they were first seen; non-finite costs
+/// count as the worst.
+pub fn observations(rh: &RunHistory) -> Vec<(Vec<f64>, f64)> {
+    let multi = rh.n_objectives() > 1;
+    rh.configs()
+        .iter()
+        .enumerate()
+        .filter_map(|(index, config)| {
+            let cost = rh.average_cost(index + 1)?; // ids start at 1
+            let y = if multi { rh.normalized_cost(&cost) } else { cost[0] };
+            Some((config.vector().to_vec(), if y.is_finite() { y } else { f64::INFINITY }))
+        })
+        .collect()
+}
+
+/// Per-hyperparameter densities of the good (`l`) and the other (`g`) observations.
+struct Densities {
+    dims: Vec<(Density, Density)>,
+}
+
+enum Density {
+    Numeric(Parzen),
+    Categorical(Categorical),
+}
+
+impl Density {
+    fn sample(&self, rng: &mut ChaCha8Rng) -> f64 {
+        match self {
+            Density::Numeric(p) => p.sample(rng),
+            Density::Categorical(c) => c.sample(rng),
+        }
+    }
+
+    fn ln_pdf(&self, x: f64) -> f64 {
+        match self {
+            Density::Numeric(p) => p.ln_pdf(x),
+            Density::Categorical(c) => c.ln_pdf(x),
+        }
+    }
+}
+
+impl Densities {
+    /// The densities of `observations` (vectors and costs), or `None` with fewer than two.
+    fn new(space: &ConfigSpace, observations: &[(Vec<f64>, f64)]) -> Option<Self> {
+        let n = observations.len();
+        if n < MIN_OBSERVATIONS {
+            return None;
+        }
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|a, b| observations[*a].1.total_cmp(&observations[*b].1).then(a.cmp(b)));
+        let n_below = n.div_ceil(10).clamp(1, 25);
+        let (below, above) = order.split_at(n_below);
+        // Optuna's weights: the 25 most recent "above" observations count fully, older ones ramp
+        // down (by the order configurations were first seen, which is the trial order).
+        let older = n.saturating_sub(25);
+        let above_weight = |idx: usize| -> f64 {
+            if idx >= older {
+                1.0
+            } else {
+                1.0 / n as f64 + (1.0 - 1.0 / n as f64) * idx as f64 / older as f64
+            }
+        };
+        let dims = space
+            .hyperparameters()
+            .iter()
+            .enumerate()
+            .map(|(i, hp)| {
+                let values = |set: &[usize], weight: &dyn Fn(usize) -> f64| -> (Vec<f64>, Vec<f64>) {
+                    set.iter()
+                        .filter(|&&k| !observations[k].0[i].is_nan())
+                        .map(|&k| (observations[k].0[i], weight(k)))
+                        .unzip()
+                };
+                let (l_x, l_w) = values(below, &|_| 1.0);
+                let (g_x, g_w) = values(above, &above_weight);
+                match hp.column_type() {
+                    ColumnType::Categorical(k) => (
+                        Density::Categorical(Categorical::new(k, &l_x, &l_w)),
+                        Density::Categorical(Categorical::new(k, &g_x, &g_w)),
+                    ),
+                    ColumnType::Continuous => {
+                        (Density::Numeric(Parzen::new(&l_x, &l_w)), Density::Numeric(Parzen::new(&g_x, &g_w)))
+                    }
+                }
+            })
+            .collect();
+        Some(Densities { dims })
+    }
+
+    /// A TPE proposal: per hyperparameter the best of [`TPE_CANDIDATES`] draws from `l` by
+    /// `l/g`; `None` when it violates a forbidden clause.
+    fn propose(&self, space: &Arc<ConfigSpace>, rng: &mut ChaCha8Rng) -> Option<Configuration> {
+        let vector: Vec<f64> = self
+            .dims
+            .iter()
+            .map(|(l, g)| best_of(rng, |r| l.sample(r), |x| l.ln_pdf(x) - g.ln_pdf(x)))
+            .collect();
+        finish(space, vector).map(|v| Configuration::from_canonical_vector(space, v))
+    }
+}
+
+/// Snaps a drawn point onto the space: canonical values, inactive entries NaN, `None` when a
+/// forbidden clause is violated.
+fn finish(space: &ConfigSpace, mut vector: Vec<f64>) -> Option<Vec<f64>> {
+    for (x, hp) in vector.iter_mut().zip(space.hyperparameters()) {
+        if matches!(hp.column_type(), ColumnType::Continuous) {
+            *x = hp.canonical_vector(*x);
+        }
+    }
+    // Every entry holds a value, so activation only blanks the inactive ones.
+    space.activate(&mut vector, |hp| hp.canonical_vector(0.5));
+    space.violated_forbidden(&vector).is_none().then_some(vector)
+}
+
+/// A TPE proposal from `observations` (vectors and costs), or `None` with fewer than two or when
+/// the proposal violates a forbidden clause.
+pub fn propose(
+    space: &Arc<ConfigSpace>,
+    observations: &[(Vec<f64>, f64)],
+    rng: &mut ChaCha8Rng,
+) -> Option<Configuration> {
+    Densities::new(space, observations)?.propose(space, rng)
+}
+
+/// The draw with the highest score among [`TPE_CANDIDATES`].
+fn best_of(
+    rng: &mut ChaCha8Rng,
+    mut draw: impl FnMut(&mut ChaCha8Rng) -> f64,
+    score: impl Fn(f64) -> f64,
+) -> f64 {
+    let mut best = (f64::NEG_INFINITY, f64::NAN);
+    for _ in 0..TPE_CANDIDATES {
+        let x = draw(rng);
+        let s = score(x);
+        if s > best.0 || best.1.is_nan() {
+            best = (s, x);
+        }
+    }
+    best.1
+}
+
+/// A mixture of normals truncated to `[0, 1]`, one per value, plus the prior `N(0.5, 1)`.
+struct Parzen {
+    mus: Vec<f64>,
+    sigmas: Vec<f64>,
+    weights: Vec<f64>,
+    /// Mass of each component inside `[0, 1]`.
+    mass: Vec<f64>,
+}
+
+impl Parzen {
+    fn new(values: &[f64], weights: &[f64]) -> Self {
+        let mut mus: Vec<f64> = values.to_vec();
+        let mut ws: Vec<f64> = weights.to_vec();
+        mus.push(0.5);
+        ws.push(TPE_PRIOR_WEIGHT);
+        // Width of each value: the larger distance to its sorted neighbours (the prior included).
+        let mut sorted: Vec<usize> = (0..mus.len()).collect();
+        sorted.sort_by(|a, b| mus[*a].total_cmp(&mus[*b]));
+        let m = mus.len();
+        let min_sigma = 1.0 / (100.0f64).min(1.0 + m as f64);
+        let mut sigmas = vec![1.0; m];
+        for (pos, &k) in sorted.iter().enumerate() {
+            let left = if pos > 0 { mus[k] - mus[sorted[pos - 1]] } else { 0.0 };
+            let right = if pos + 1 < m { mus[sorted[pos + 1]] - mus[k] } else { 0.0 };
+            sigmas[k] = left.max(right).clamp(min_sigma, 1.0);
+        }
+        sigmas[m - 1] = 1.0; // the prior
+        let total: f64 = ws.iter().sum();
+        ws.iter_mut().for_each(|w| *w /= total);
+        let mass = mus
+            .iter()
+            .zip(&sigmas)
+            .map(|(mu, s)| (norm_cdf((1.0 - mu) / s) - norm_cdf(-mu / s)).max(1e-300))
+            .collect();
+        Parzen { mus, sigmas, weights: ws, mass }
+    }
+
+    fn sample(&self, rng: &mut ChaCha8Rng) -> f64 {
+        let k = pick(&self.weights, rng);
+        let (mu, s) = (self.mus[k], self.sigmas[k]);
+        for _ in 0..100 {
+            let x = mu + s * rng.sample::<f64, _>(StandardNormal);
+            if (0.0..=1.0).contains(&x) {
+                return x;
+            }
+        }
+        rng.random::<f64>()
+    }
+
+    fn ln_pdf(&self, x: f64) -> f64 {
+        let p: f64 = (0..self.mus.len())
+            .map(|k| {
+                let z = (x - self.mus[k]) / self.sigmas[k];
+                self.weights[k] * (-0.5 * z * z).exp()
+                    / (self.sigmas[k] * (2.0 * std::f64::consts::PI).sqrt() * self.mass[k])
+            })
+            .sum();
+        p.max(1e-300).ln()
+    }
+}
+
+/// Counts per category plus the prior's weight spread evenly.
+struct Categorical {
+    probabilities: Vec<f64>,
+}
+
+impl Categorical {
+    fn new(k: usize, values: &[f64], weights: &[f64]) -> Self {
+        let mut p = vec![TPE_PRIOR_WEIGHT / k as f64; k];
+        for (v, w) in values.iter().zip(weights) {
+            if let Some(slot) = p.get_mut(*v as usize) {
+                *slot += w;
+            }
+        }
+        let total: f64 = p.iter().sum();
+        p.iter_mut().for_each(|x| *x /= total);
+        Categorical { probabilities: p }
+    }
+
+    fn sample(&self, rng: &mut ChaCha8Rng) -> f64 {
+        pick(&self.probabilities, rng) as f64
+    }
+
+    fn ln_pdf(&self, x: f64) -> f64 {
+        self.probabilities.get(x as usize).copied().unwrap_or(0.0).max(1e-300).ln()
+    }
+}
+
+/// An index drawn with probability proportional to `weights`.
+fn pick(weights: &[f64], rng: &mut ChaCha8Rng) -> usize {
+    let total: f64 = weights.iter().sum();
+    let mut u = rng.random::<f64>() * total;
+    for (k, w) in weights.iter().enumerate() {
+        if u < *w {
+            return k;
+        }
+        u -= w;
+    }
+    weights.len() - 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configspace::{Condition, Forbidden, Hyperparameter};
+    use crate::trial::{unix_now, TrialInfo, TrialValue};
+    use rand::SeedableRng;
+
+    /// A run history of `n` random configurations of `space`, each scored by `cost`.
+    fn history(space: &Arc<ConfigSpace>, n: usize, cost: impl Fn(&Configuration) -> f64) -> RunHistory {
+        let mut rh = RunHistory::new(1);
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for c in space.sample(n, &mut rng).unwrap() {
+            let value = TrialValue::success(vec![cost(&c)], unix_now());
+            rh.add(&TrialInfo::new(c, Some(0)), value);
+        }
+        rh
+    }
+
+    fn proposals(space: &Arc<ConfigSpace>, rh: &RunHistory, n: usize, seed: u64) -> Vec<Configuration> {
+        let observations = observations(rh);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        (0..n).filter_map(|_| propose(space, &observations, &mut rng)).collect()
+    }
+
+    #[test]
+    fn observations_pair_each_configuration_with_its_own_cost() {
+        let mut cs = ConfigSpace::new("s");
+        cs.add_all([Hyperparameter::float("x", 0.0, 1.0)]).unwrap();
+        let space = Arc::new(cs);
+        let rh = history(&space, 20, |c| 10.0 * c.get_f64("x").unwrap());
+        let observations = observations(&rh);
+        assert_eq!(observations.len(), 20);
+        for (vector, cost) in observations {
+            assert!((cost - 10.0 * vector[0]).abs() < 1e-9, "{vector:?} scored {cost}");
+        }
+    }
+
+    #[test]
+    fn numeric_proposals_gather_where_the_good_observations_are() {
+        let mut cs = ConfigSpace::new("s");
+        cs.add_all([Hyperparameter::float("x", 0.0, 10.0), Hyperparameter::float("y", 0.0, 10.0)]).unwrap();
+        let space = Arc::new(cs);
+        let distance = |c: &Configuration| {
+            ((c.get_f64("x").unwrap() - 8.0).powi(2) + (c.get_f64("y").unwrap() - 2.0).powi(2)).sqrt()
+        };
+        let rh = history(&space, 60, distance);
+        let mut tpe: Vec<f64> = proposals(&space, &rh, 200, 1).iter().map(distance).collect();
+        let mut uniform: Vec<f64> =
+            space.sample(200, &mut ChaCha8Rng::seed_from_u64(1)).unwrap().iter().map(distance).collect();
+        assert_eq!(tpe.len(), 200, "an unconstrained space always gets a proposal");
+        tpe.sort_by(f64::total_cmp);
+        uniform.sort_by(f64::total_cmp);
+        assert!(
+            tpe[100] < 0.4 * uniform[100],
+            "median distance {} against {} uniform",
+            tpe[100],
+            uniform[100]
+        );
+    }
+
+    #[test]
+    fn categorical_proposals_favour_the_good_category() {
+        let mut cs = ConfigSpace::new("s");
+        cs.add_all([
+            Hyperparameter::categorical("k", ["a", "b", "c", "d"]),
+            Hyperparameter::float("x", 0.0, 1.0),
+        ])
+        .unwrap();
+        let space = Arc::new(cs);
+        let rh = history(
+            &space,
+            60,
+            |c| if c.get_str("k") == Some("c") { 0.0 } else { 1.0 } + c.get_f64("x").unwrap(),
+        );
+        let picked = proposals(&space, &rh, 200, 2).iter().filter(|c| c.get_str("k") == Some("c")).count();
+        assert!(picked > 120, "the good category in {picked} of 200 proposals (uniform: about 50)");
+    }
+
+    #[test]
+    fn proposals_respect_conditions_and_forbidden_clauses() {
+        let mut cs = ConfigSpace::new("svm");
+        cs.add_all([
+            Hyperparameter::categorical("kernel", ["linear", "poly", "rbf"]),
+            Hyperparameter::integer("degree", 1, 5),
+            Hyperparameter::float("gamma", 1e-4, 10.0).log(),
+        ])
+        .unwrap();
+        cs.add_condition(Condition::equals("degree", "kernel", "poly")).unwrap();
+        cs.add_condition(Condition::is_in("gamma", "kernel", ["rbf", "poly"])).unwrap();
+        cs.add_forbidden(Forbidden::and([
+            Forbidden::equals("kernel", "poly"),
+            Forbidden::equals("degree", 5),
+        ]))
+        .unwrap();
+        let space = Arc::new(cs);
+        // The best configurations are poly with degree 5, which is forbidden: TPE leans there.
+        let rh = history(&space, 50, |c| {
+            let degree = c.get_i64("degree").map_or(3.0, |d| (5 - d) as f64);
+            if c.get_str("kernel") == Some("poly") {
+                degree
+            } else {
+                5.0
+            }
+        });
+        let all = proposals(&space, &rh, 300, 3);
+        assert!(all.len() > 100, "most proposals are allowed ({} of 300)", all.len());
+        for c in &all {
+            space.check_vector(c.vector()).unwrap();
+        }
+    }
+
+    #[test]
+    fn no_proposal_from_fewer_than_two_observations_and_the_same_seed_repeats() {
+        let mut cs = ConfigSpace::new("s");
+        cs.add_all([Hyperparameter::float("x", 0.0, 1.0)]).unwrap();
+        let space = Arc::new(cs);
+        let one = history(&space, 1, |c| c.get_f64("x").unwrap());
+        assert!(proposals(&space, &one, 5, 0).is_empty());
+        let rh = history(&space, 30, |c| c.get_f64("x").unwrap());
+        assert_eq!(proposals(&space, &rh, 10, 4), proposals(&space, &rh, 10, 4));
+        assert_ne!(proposals(&space, &rh, 10, 4), proposals(&space, &rh, 10, 5));
+    }
+}
