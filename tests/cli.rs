@@ -599,15 +599,21 @@ fn objective_weights_steer_the_mean_aggregation_and_are_recorded() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("objective_weights: 1 weights for 2 objectives"));
 }
 
+/// The example run sequentially with `n_trials` instant trials and `extra` scenario lines.
+fn sequential_run(n_trials: usize, extra: &str) -> tempfile::TempDir {
+    let dir = example(|s| {
+        s.replace("n_trials = 12\nn_workers = 2", &format!("n_trials = {n_trials}\nn_workers = 1\n{extra}"))
+            .replace("SLEEP = \"0.2\"", "SLEEP = \"0\"")
+    });
+    run_ok(dir.path(), &["optimize", "--scenario", "scenario.toml", "-q"]);
+    dir
+}
+
 #[test]
 fn retrain_after_reaches_the_model_and_zero_is_an_error() {
     // The configurations of a sequential run with the given extra scenario lines.
     let configs = |extra: &str| {
-        let dir = example(|s| {
-            s.replace("n_trials = 12\nn_workers = 2", &format!("n_trials = 24\nn_workers = 1\n{extra}"))
-                .replace("SLEEP = \"0.2\"", "SLEEP = \"0\"")
-        });
-        run_ok(dir.path(), &["optimize", "--scenario", "scenario.toml", "-q"]);
+        let dir = sequential_run(24, extra);
         rows(&dir.path().join("smac3_output/quadratic/1")).into_iter().map(|(c, _)| c).collect::<Vec<_>>()
     };
     let refit_each = configs("");
@@ -629,11 +635,7 @@ fn retrain_after_reaches_the_model_and_zero_is_an_error() {
 fn interleaved_picks_tpe_or_random_configurations_and_unknown_kinds_are_errors() {
     // The origins of a sequential HPO run's configurations with the given extra scenario lines.
     let origins = |extra: &str| {
-        let dir = example(|s| {
-            s.replace("n_trials = 12\nn_workers = 2", &format!("n_trials = 40\nn_workers = 1\n{extra}"))
-                .replace("SLEEP = \"0.2\"", "SLEEP = \"0\"")
-        });
-        run_ok(dir.path(), &["optimize", "--scenario", "scenario.toml", "-q"]);
+        let dir = sequential_run(40, extra);
         let rh = read_json(&dir.path().join("smac3_output/quadratic/1/runhistory.json"));
         let origins: Vec<String> = rh["config_origins"]
             .as_object()

@@ -104,7 +104,15 @@ def test_a_replacement_worker_gets_the_data_too(space, tmp_path):
 
 def test_dask_scatters_the_data_once(space, tmp_path):
     distributed = pytest.importorskip("distributed", reason="SKIP: distributed is not installed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    import dask
+
+    # Dask keeps a broadcast replica on every worker only with its active memory manager off
+    # (Client.scatter's documentation): on, the manager may drop a worker's copy between trials
+    # and the worker fetches it again (docs/python.md).
+    no_amm = {"distributed.scheduler.active-memory-manager.start": False}
+    with dask.config.set(no_amm), distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
         with distributed.Client(cluster) as client:
             s = Scenario(space, output_directory=tmp_path, name="dask", n_trials=12, deterministic=True)
             smac = RandomFacade(s, uses_data, dask_client=client, overwrite=True)

@@ -276,7 +276,8 @@ class AbstractFacade:
         keyword argument ``data_to_scatter``, as in SMAC3. It is sent once per worker: in this
         process it is passed as is, worker processes receive it once when the call starts (and
         replacement workers when they start), and on Dask it is ``client.scatter``-ed with
-        ``broadcast=True`` once."""
+        ``broadcast=True`` once (Dask's active memory manager, when on, may drop a worker's copy
+        between trials; the worker then fetches it again)."""
         if data_to_scatter is None:
             self._core.optimize()
             return self.incumbent
