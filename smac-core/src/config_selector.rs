@@ -3,9 +3,10 @@
 //! First the initial design, then challengers from a [`ConfigGenerator`] (the acquisition
 //! maximizer of a model-based facade), with a fixed fraction of other configurations interleaved
 //! — purely random ones (SMAC3's random design) or TPE proposals ([`Interleaved`]) — which keeps
-//! the search from stalling when the model is wrong. A challenger list is used for `retrain_after` configurations and then regenerated, but
-//! only when new results have come in since — otherwise the rest of the list is still the best
-//! guess and regenerating would only burn time. Configurations already in the run history are
+//! the search from stalling when the model is wrong. A challenger list is used for
+//! `retrain_after` configurations and then regenerated, but only when new results have come in
+//! since — otherwise the rest of the list is still the best guess and regenerating would only
+//! burn time. Configurations already in the run history are
 //! never proposed again.
 
 use crate::callback::Callback;
