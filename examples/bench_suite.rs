@@ -139,6 +139,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !matches!(args.optimizer.as_str(), "hpo" | "bb" | "random" | "mf" | "hb" | "ac") {
         return Err(format!("unknown optimizer '{}' (hpo, bb, random, mf, hb, ac)", args.optimizer).into());
     }
+    let interleaved = match args.interleaved.as_deref() {
+        None => None,
+        Some("tpe") => Some(Interleaved::Tpe),
+        Some("random") => Some(Interleaved::Random),
+        Some(other) => return Err(format!("unknown --interleaved '{other}' (random, tpe)").into()),
+    };
     let n_instances = args.instances.unwrap_or(if args.optimizer == "ac" { 10 } else { 0 });
     let multi_fidelity = matches!(args.optimizer.as_str(), "mf" | "hb");
     let mut out_file = match &args.out {
@@ -224,10 +230,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 if let Some(p) = args.random_probability {
                     b = b.random_probability(p);
                 }
-                match args.interleaved.as_deref() {
-                    Some("tpe") => b = b.interleaved(Interleaved::Tpe),
-                    Some("random") => b = b.interleaved(Interleaved::Random),
-                    _ => {}
+                if let Some(kind) = interleaved {
+                    b = b.interleaved(kind);
                 }
                 if let Some(n) = args.design_per_hp {
                     let design = InitialDesign::new(DesignKind::Sobol)
