@@ -13,6 +13,7 @@ use crate::callback::Callback;
 use crate::configspace::{ConfigSpace, Configuration};
 use crate::error::SmacError;
 use crate::runhistory::RunHistory;
+use crate::tpe::{observations, Tpe};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
@@ -74,6 +75,9 @@ pub struct ConfigSelector {
     data_at_generation: usize,
     batch: usize,
     interleaved: Interleaved,
+    /// The TPE fitted on this many finished trials (`None` inside: too few to fit), kept while
+    /// no result arrives as the generator keeps its model.
+    tpe: Option<(usize, Option<Tpe>)>,
     /// The loop's callbacks, lent for the duration of an ask (`on_next_configurations_*`).
     observers: Vec<Box<dyn Callback>>,
 }
@@ -102,6 +106,7 @@ impl ConfigSelector {
             data_at_generation: usize::MAX,
             batch: 1,
             interleaved: Interleaved::Random,
+            tpe: None,
             observers: Vec::new(),
         }
     }
@@ -230,8 +235,12 @@ impl ConfigSelector {
 
     /// A TPE proposal not yet in the run history; `None` with fewer than two finished trials,
     /// or when the proposal is known or forbidden (the caller then draws a random one).
-    fn tpe(&self, runhistory: &RunHistory, rng: &mut ChaCha8Rng) -> Option<Configuration> {
-        let proposal = crate::tpe::propose(&self.space, &crate::tpe::observations(runhistory), rng)?;
+    fn tpe(&mut self, runhistory: &RunHistory, rng: &mut ChaCha8Rng) -> Option<Configuration> {
+        if self.tpe.as_ref().is_none_or(|(fitted_on, _)| *fitted_on != runhistory.len()) {
+            let fit = Tpe::fit(&self.space, &observations(runhistory));
+            self.tpe = Some((runhistory.len(), fit));
+        }
+        let proposal = self.tpe.as_ref().and_then(|(_, tpe)| tpe.as_ref())?.propose(&self.space, rng)?;
         runhistory.config_id(&proposal).is_none().then(|| proposal.with_origin(TPE_ORIGIN))
     }
 
