@@ -10,7 +10,7 @@
 
 use clap::Parser;
 use smac::runner::{DaskStyleParallelRunner, ParallelOptions};
-use smac::{HyperparameterOptimizationFacade, Scenario, TrialInfo};
+use smac::{HyperparameterOptimizationFacade, Interleaved, Scenario, TrialInfo};
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
@@ -33,6 +33,10 @@ struct Args {
     /// Ignore running trials in the proposals (to see what pending-awareness costs).
     #[arg(long)]
     ignore_pending: bool,
+    /// The interleaved configurations, `tpe` (the facade's default) or `random` (to see what
+    /// the TPE proposals cost).
+    #[arg(long, value_parser = ["tpe", "random"], default_value = "tpe")]
+    interleaved: String,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -66,6 +70,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .overwrite(true)
         .persist(!args.no_persist)
         .map(|b| {
+            b.interleaved(if args.interleaved == "random" { Interleaved::Random } else { Interleaved::Tpe })
+        })
+        .map(|b| {
             if args.ignore_pending {
                 b.pending_strategy(smac::core::pending::PendingStrategy::Ignore)
             } else {
@@ -87,6 +94,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "facade": "hpo",
             "persist": !args.no_persist,
             "pending": if args.ignore_pending { "ignore" } else { "default" },
+            "interleaved": args.interleaved,
             "workers": args.workers,
             "trial_ms": args.trial_ms,
             "trials": rh.len(),

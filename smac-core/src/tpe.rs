@@ -21,6 +21,7 @@ use crate::runhistory::RunHistory;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
+use rayon::prelude::*;
 use std::sync::Arc;
 
 /// Draws from `l(x)` per hyperparameter, of which the best by `l/g` is kept (Optuna: 24).
@@ -29,6 +30,8 @@ pub const TPE_CANDIDATES: usize = 24;
 pub const TPE_PRIOR_WEIGHT: f64 = 1.0;
 /// Observations below which TPE has nothing to model (fewer than this: no proposal).
 const MIN_OBSERVATIONS: usize = 2;
+/// Observations from which a proposal scores its hyperparameters on several threads.
+const PARALLEL_OBSERVATIONS: usize = 256;
 
 /// The finished configurations of `rh` with their average cost at their highest budget
 /// (normalized, for several objectives), in the order they were first seen; non-finite costs
@@ -51,6 +54,7 @@ pub fn observations(rh: &RunHistory) -> Vec<(Vec<f64>, f64)> {
 /// no result arrives (the config selector does, as the forest's fit is kept).
 pub struct Tpe {
     dims: Vec<(Density, Density)>,
+    n_observations: usize,
 }
 
 enum Density {
@@ -119,17 +123,25 @@ impl Tpe {
                 }
             })
             .collect();
-        Some(Tpe { dims })
+        Some(Tpe { dims, n_observations: n })
     }
 
     /// A TPE proposal: per hyperparameter the best of [`TPE_CANDIDATES`] draws from `l` by
     /// `l/g`; `None` when it violates a forbidden clause.
+    ///
+    /// All draws are made first, in the order of the hyperparameters, and then scored; with
+    /// many observations the hyperparameters are scored on rayon's threads (scoring `g` is
+    /// the cost of a proposal then), which leaves the result as one thread would make it.
     pub fn propose(&self, space: &Arc<ConfigSpace>, rng: &mut ChaCha8Rng) -> Option<Configuration> {
-        let vector: Vec<f64> = self
-            .dims
-            .iter()
-            .map(|(l, g)| best_of(rng, |r| l.sample(r), |x| l.ln_pdf(x) - g.ln_pdf(x)))
-            .collect();
+        let draws: Vec<Vec<f64>> =
+            self.dims.iter().map(|(l, _)| (0..TPE_CANDIDATES).map(|_| l.sample(rng)).collect()).collect();
+        let best =
+            |((l, g), xs): (&(Density, Density), &Vec<f64>)| best_of(xs, |x| l.ln_pdf(x) - g.ln_pdf(x));
+        let vector: Vec<f64> = if self.n_observations >= PARALLEL_OBSERVATIONS {
+            self.dims.par_iter().zip(&draws).map(best).collect()
+        } else {
+            self.dims.iter().zip(&draws).map(best).collect()
+        };
         finish(space, vector).map(|v| Configuration::from_canonical_vector(space, v))
     }
 }
@@ -157,15 +169,10 @@ pub fn propose(
     Tpe::fit(space, observations)?.propose(space, rng)
 }
 
-/// The draw with the highest score among [`TPE_CANDIDATES`].
-fn best_of(
-    rng: &mut ChaCha8Rng,
-    mut draw: impl FnMut(&mut ChaCha8Rng) -> f64,
-    score: impl Fn(f64) -> f64,
-) -> f64 {
+/// The draw with the highest score (the first of equals).
+fn best_of(draws: &[f64], score: impl Fn(f64) -> f64) -> f64 {
     let mut best = (f64::NEG_INFINITY, f64::NAN);
-    for _ in 0..TPE_CANDIDATES {
-        let x = draw(rng);
+    for &x in draws {
         let s = score(x);
         if s > best.0 || best.1.is_nan() {
             best = (s, x);
@@ -191,8 +198,12 @@ struct Term {
 }
 
 impl Term {
+    /// The component's density at `x`, or 0 beyond [`TERM_REACH`] standard deviations.
     fn density(&self, x: f64) -> f64 {
         let z = (x - self.mu) / self.sigma;
+        if z.abs() > TERM_REACH {
+            return 0.0;
+        }
         self.coef * (-0.5 * z * z).exp()
     }
 }
@@ -202,7 +213,8 @@ impl Term {
 /// Evaluating `g` over every observation for each of 24 draws per hyperparameter is the whole
 /// cost of a proposal at thousands of trials (it cost the 256-worker benchmark a third of its
 /// busy time), so the density keeps its components sorted by mean in blocks and skips the blocks
-/// farther than [`TERM_REACH`] of their widest component's `σ` from the point.
+/// farther than [`TERM_REACH`] of their widest component's `σ` from the point (and, within a
+/// block, the components farther than that of their own `σ`).
 struct Parzen {
     /// Means, widths and normalized weights in the order of the values, for sampling.
     mus: Vec<f64>,

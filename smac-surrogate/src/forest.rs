@@ -39,12 +39,19 @@
 //! instead of partitioning presorted orders was also measured: 0.7 / 10 / 136 ms to fit
 //! n = 100 / 1,000 / 10,000, about 3× slower, so presorting was kept.
 //!
-//! Trees are grown sequentially: the optimizer often runs other work on the (two) cores, and a
-//! fit at n = 1,000 already takes only a few milliseconds.
+//! # Both cores
+//! Trees are grown in parallel, and large predictions are split into row ranges over threads
+//! (rayon's pool: as many threads as cores, `RAYON_NUM_THREADS` to change it). Each tree draws
+//! from its own seeded stream and each row's prediction depends only on that row, so the
+//! results are bit-identical to a sequential run whatever the number of threads. Small
+//! inputs stay on the calling thread, where handing work to the pool would cost more than it
+//! saves. With 256 workers the optimizer's main thread is the bottleneck
+//! (`bench_throughput`), and before this the second core sat idle.
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::tree::{TrainData, Tree, TreeParams, Workspace};
@@ -52,6 +59,10 @@ use crate::{FeatureType, Surrogate, SurrogateError, VARIANCE_FLOOR};
 
 /// Number of query rows pushed through one tree at a time in `predict`.
 const PREDICT_BLOCK: usize = 64;
+/// Rows from which a prediction is split over threads (a range is then at least this long).
+const PARALLEL_ROWS: usize = 128;
+/// Training rows from which trees are grown in parallel.
+const PARALLEL_FIT_ROWS: usize = 128;
 
 /// Hyperparameters of [`RandomForest`] (names follow SMAC3's `RandomForest`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -167,45 +178,17 @@ impl RandomForest {
     }
 }
 
-impl Surrogate for RandomForest {
-    fn fit(&mut self, x: ArrayView2<f64>, y: ArrayView1<f64>) -> Result<(), SurrogateError> {
-        crate::check_fit_input(&x, &y, &self.types)?;
-        if self.config.n_trees == 0 {
-            return Err(SurrogateError::InvalidConfig("a random forest needs at least one tree".into()));
-        }
-        let data = TrainData::new(&x, &y, &self.types)?;
-        let params = self.tree_params();
-        let n = data.n_rows();
-        let mut ws = Workspace::default();
-        let mut counts = vec![0u32; n];
-        let mut trees = Vec::with_capacity(self.config.n_trees);
-        for t in 0..self.config.n_trees {
-            let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed);
-            rng.set_stream(t as u64);
-            if self.config.bootstrapping {
-                counts.fill(0);
-                for _ in 0..n {
-                    counts[rng.random_range(0..n)] += 1;
-                }
-            } else {
-                counts.fill(1);
-            }
-            trees.push(Tree::fit(&data, &counts, &params, &mut rng, &mut ws));
-        }
-        self.trees = trees;
-        tracing::debug!(n_rows = n, n_trees = self.trees.len(), "fitted random forest");
-        Ok(())
-    }
-
-    fn predict(&self, x: ArrayView2<f64>) -> Result<(Array1<f64>, Array1<f64>), SurrogateError> {
-        if self.trees.is_empty() {
-            return Err(SurrogateError::NotFitted);
-        }
-        crate::check_columns(&x, &self.types)?;
-        let (n, d) = x.dim();
+impl RandomForest {
+    /// Predicts the rows `first..first + mean.len()` of `x` into `mean` and `var`.
+    fn predict_rows(
+        &self,
+        x: &ArrayView2<f64>,
+        first: usize,
+        mean: &mut [f64],
+        var: &mut [f64],
+    ) -> Result<(), SurrogateError> {
+        let (n, d) = (mean.len(), x.ncols());
         let n_trees = self.trees.len();
-        let mut mean = Array1::zeros(n);
-        let mut var = Array1::zeros(n);
         // Rows are processed in blocks, trees in the outer loop, so that each tree's nodes stay
         // in L1 while a block is pushed through it.
         let stride = d + 1;
@@ -216,7 +199,7 @@ impl Surrogate for RandomForest {
         for block_start in (0..n).step_by(block) {
             let len = block.min(n - block_start);
             for (b, row) in rows.chunks_exact_mut(stride).take(len).enumerate() {
-                crate::impute_row(&x, block_start + b, &self.types, &mut row[..d])?;
+                crate::impute_row(x, first + block_start + b, &self.types, &mut row[..d])?;
             }
             for (t, tree) in self.trees.iter().enumerate() {
                 tree.predict_block(
@@ -232,6 +215,65 @@ impl Surrogate for RandomForest {
                 mean[block_start + b] = m;
                 var[block_start + b] = v.max(VARIANCE_FLOOR);
             }
+        }
+        Ok(())
+    }
+}
+
+impl Surrogate for RandomForest {
+    fn fit(&mut self, x: ArrayView2<f64>, y: ArrayView1<f64>) -> Result<(), SurrogateError> {
+        crate::check_fit_input(&x, &y, &self.types)?;
+        if self.config.n_trees == 0 {
+            return Err(SurrogateError::InvalidConfig("a random forest needs at least one tree".into()));
+        }
+        let data = TrainData::new(&x, &y, &self.types)?;
+        let params = self.tree_params();
+        let n = data.n_rows();
+        let grow = |(ws, counts): &mut (Workspace, Vec<u32>), t: usize| {
+            let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed);
+            rng.set_stream(t as u64);
+            if self.config.bootstrapping {
+                counts.fill(0);
+                for _ in 0..n {
+                    counts[rng.random_range(0..n)] += 1;
+                }
+            } else {
+                counts.fill(1);
+            }
+            Tree::fit(&data, counts, &params, &mut rng, ws)
+        };
+        let buffers = || (Workspace::default(), vec![0u32; n]);
+        let trees: Vec<Tree> = if n >= PARALLEL_FIT_ROWS {
+            (0..self.config.n_trees).into_par_iter().map_init(buffers, grow).collect()
+        } else {
+            let mut own = buffers();
+            (0..self.config.n_trees).map(|t| grow(&mut own, t)).collect()
+        };
+        self.trees = trees;
+        tracing::debug!(n_rows = n, n_trees = self.trees.len(), "fitted random forest");
+        Ok(())
+    }
+
+    fn predict(&self, x: ArrayView2<f64>) -> Result<(Array1<f64>, Array1<f64>), SurrogateError> {
+        if self.trees.is_empty() {
+            return Err(SurrogateError::NotFitted);
+        }
+        crate::check_columns(&x, &self.types)?;
+        let n = x.nrows();
+        let mut mean = Array1::zeros(n);
+        let mut var = Array1::zeros(n);
+        let means = mean.as_slice_mut().expect("contiguous");
+        let vars = var.as_slice_mut().expect("contiguous");
+        if n < 2 * PARALLEL_ROWS {
+            self.predict_rows(&x, 0, means, vars)?;
+        } else {
+            let threads = rayon::current_num_threads().max(1);
+            let range = n.div_ceil(threads).max(PARALLEL_ROWS).next_multiple_of(PREDICT_BLOCK);
+            means
+                .par_chunks_mut(range)
+                .zip(vars.par_chunks_mut(range))
+                .enumerate()
+                .try_for_each(|(k, (m, v))| self.predict_rows(&x, k * range, m, v))?;
         }
         Ok((mean, var))
     }

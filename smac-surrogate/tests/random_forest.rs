@@ -260,3 +260,40 @@ fn random_splits_make_the_trees_disagree_between_observations_and_best_splits_do
     assert!(var_r[1] > VARIANCE_FLOOR && var_r[3] > VARIANCE_FLOOR, "{var_r:?}");
     assert!(mean_r[1] < mean_r[2] && mean_r[2] < mean_r[3], "{mean_r:?}");
 }
+
+#[test]
+fn fits_and_predictions_are_the_same_bits_on_one_thread_and_on_several() {
+    // Enough rows that the trees are grown in parallel and the prediction is split in ranges,
+    // with a categorical column and inactive values on the way.
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let x = Array2::from_shape_fn((600, 3), |(_, j)| match j {
+        0 => rng.random::<f64>(),
+        1 => f64::from(rng.random_range(0u8..3)),
+        _ => {
+            if rng.random::<f64>() < 0.2 {
+                f64::NAN
+            } else {
+                rng.random()
+            }
+        }
+    });
+    let y = Array1::from_shape_fn(600, |i| x[[i, 0]].sin() + x[[i, 1]] + x[[i, 2]].max(0.0));
+    let queries =
+        Array2::from_shape_fn(
+            (3_000, 3),
+            |(i, j)| if j == 1 { (i % 3) as f64 } else { (i as f64 * 0.37).fract() },
+        );
+    let types = vec![FeatureType::Continuous, FeatureType::Categorical(3), FeatureType::Continuous];
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let mut rf = RandomForest::new(plain(7), types.clone());
+            rf.fit(x.view(), y.view()).unwrap();
+            let (m, v) = rf.predict(queries.view()).unwrap();
+            m.iter().chain(v.iter()).map(|f| f.to_bits()).collect::<Vec<_>>()
+        })
+    };
+    let one = run(1);
+    assert_eq!(one, run(3));
+    assert_eq!(one, run(4));
+}

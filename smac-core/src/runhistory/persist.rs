@@ -58,10 +58,18 @@ pub enum RunHistoryError {
     },
 }
 
-/// Rendered rows by position in the history; `None` until rendered or after a replacement.
-/// Behind a mutex so that saving (`&self`) can fill it in.
+/// Rendered rows by position in the history (`None` until rendered or after a replacement) and
+/// rendered configurations with their origins by id − 1 (configurations never change once
+/// added, so these are only appended to). Behind a mutex so that saving (`&self`) can fill it in.
+#[derive(Debug, Default, Clone)]
+struct Rendered {
+    rows: Vec<Option<String>>,
+    configs: Vec<(String, String)>,
+}
+
+/// What earlier saves rendered, reused by the next (see [`Rendered`]).
 #[derive(Debug, Default)]
-pub(super) struct RowCache(Mutex<Vec<Option<String>>>);
+pub(super) struct RowCache(Mutex<Rendered>);
 
 impl Clone for RowCache {
     fn clone(&self) -> Self {
@@ -72,7 +80,7 @@ impl Clone for RowCache {
 impl RowCache {
     /// Forgets the rendering of a replaced row.
     pub(super) fn invalidate(&self, i: usize) {
-        if let Some(slot) = self.0.lock().expect("row cache lock").get_mut(i) {
+        if let Some(slot) = self.0.lock().expect("row cache lock").rows.get_mut(i) {
             *slot = None;
         }
     }
@@ -104,7 +112,8 @@ fn render_row(id: ConfigId, trial: &TrialInfo, v: &TrialValue) -> String {
 impl RunHistory {
     /// Renders the whole history as `runhistory.json` text.
     pub fn to_json(&self) -> String {
-        let mut rows = self.rows.0.lock().expect("row cache lock");
+        let mut cache = self.rows.0.lock().expect("row cache lock");
+        let Rendered { rows, configs } = &mut *cache;
         rows.resize(self.data.len(), None);
         for (slot, (key, value)) in rows.iter_mut().zip(&self.data) {
             if slot.is_none() {
@@ -117,7 +126,14 @@ impl RunHistory {
                 *slot = Some(render_row(key.config_id, &trial, value));
             }
         }
-        let mut out = String::with_capacity(rows.iter().flatten().map(|r| r.len() + 6).sum::<usize>() + 1024);
+        for c in &self.configs[configs.len()..] {
+            configs.push((c.to_json().to_string(), json!(c.origin()).to_string()));
+        }
+        let mut out = String::with_capacity(
+            rows.iter().flatten().map(|r| r.len() + 6).sum::<usize>()
+                + configs.iter().map(|(c, o)| c.len() + o.len() + 24).sum::<usize>()
+                + 1024,
+        );
         let _ = write!(
             out,
             "{{\n  \"stats\": {{\"submitted\": {}, \"finished\": {}, \"running\": {}}},\n  \"data\": [",
@@ -135,15 +151,15 @@ impl RunHistory {
             used[key.config_id - 1] = true;
         }
         let mut first = true;
-        for (i, c) in self.configs.iter().enumerate().filter(|(i, _)| used[*i]) {
+        for (i, (c, _)) in configs.iter().enumerate().filter(|(i, _)| used[*i]) {
             out.push_str(if first { "\n    " } else { ",\n    " });
             first = false;
-            let _ = write!(out, "\"{}\": {}", i + 1, c.to_json());
+            let _ = write!(out, "\"{}\": {}", i + 1, c);
         }
         out.push_str("\n  },\n  \"config_origins\": {");
-        for (i, c) in self.configs.iter().enumerate() {
+        for (i, (_, origin)) in configs.iter().enumerate() {
             out.push_str(if i == 0 { "\n    " } else { ",\n    " });
-            let _ = write!(out, "\"{}\": {}", i + 1, json!(c.origin()));
+            let _ = write!(out, "\"{}\": {}", i + 1, origin);
         }
         out.push_str("\n  }\n}\n");
         out

@@ -118,3 +118,30 @@ fn pareto_front_on_two_objectives() {
     }
     assert_eq!(rh.pareto_front(), vec![1, 2, 3]);
 }
+
+#[test]
+fn a_save_after_more_trials_renders_what_a_first_save_would() {
+    // Rows and configurations rendered by an earlier save are reused; the text must be the
+    // same as from a history that never saved, also after a result is replaced.
+    let cs = space();
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let configs = cs.sample(6, &mut rng).unwrap();
+    let fixed = |cost: f64| TrialValue { starttime: 10.0, endtime: 11.0, time: 1.0, ..value(cost) };
+    let fill = |rh: &mut RunHistory, range: std::ops::Range<usize>| {
+        for k in range {
+            let trial = TrialInfo::new(configs[k].clone().with_origin("Local Search"), Some(k as u64));
+            rh.add(&trial, fixed(k as f64));
+        }
+    };
+    let mut saved = RunHistory::new(1);
+    fill(&mut saved, 0..3);
+    let early = saved.to_json();
+    assert!(early.contains("\"3\":") && !early.contains("\"4\":"), "{early}");
+    fill(&mut saved, 3..6);
+    saved.add(&TrialInfo::new(configs[0].clone(), Some(0)), fixed(-1.0));
+    let mut fresh = RunHistory::new(1);
+    fill(&mut fresh, 0..6);
+    fresh.add(&TrialInfo::new(configs[0].clone(), Some(0)), fixed(-1.0));
+    assert_eq!(saved.to_json(), fresh.to_json());
+    assert!(saved.to_json().contains("\"6\": \"Local Search\""));
+}
