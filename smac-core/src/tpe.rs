@@ -22,6 +22,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
+use smac_surrogate::exp_nonpositive;
 use std::sync::Arc;
 
 /// Draws from `l(x)` per hyperparameter, of which the best by `l/g` is kept (Optuna: 24).
@@ -183,10 +184,10 @@ fn best_of(draws: &[f64], score: impl Fn(f64) -> f64) -> f64 {
 
 /// Components per block of [`Parzen`]'s sorted terms, the unit of skipping far-away components.
 const TERM_BLOCK: usize = 16;
-/// Standard deviations beyond which a component is left out of a density: its share is below
-/// `128 · n · exp(−72)` of the density (the prior alone contributes `0.92 / W` and no component
-/// more than `118 / W`, with `σ ≥ 0.01`), under 1e-27 for a million observations, so far below
-/// an f64's resolution that the sum does not change.
+/// Standard deviations beyond which a block of components is left out of a density: their share
+/// is below `128 · n · exp(−72)` of the density (the prior alone contributes `0.92 / W` and no
+/// component more than `118 / W`, with `σ ≥ 0.01`), under 1e-27 for a million observations, so
+/// far below an f64's resolution that the sum does not change.
 const TERM_REACH: f64 = 12.0;
 
 /// One normal component truncated to `[0, 1]`, with its weight and truncation folded into `coef`.
@@ -198,13 +199,32 @@ struct Term {
 }
 
 impl Term {
-    /// The component's density at `x`, or 0 beyond [`TERM_REACH`] standard deviations.
     fn density(&self, x: f64) -> f64 {
         let z = (x - self.mu) / self.sigma;
-        if z.abs() > TERM_REACH {
-            return 0.0;
+        self.coef * exp_nonpositive(-0.5 * z * z)
+    }
+}
+
+/// Components in structure-of-arrays form, padded with zero-weight ones to whole blocks.
+#[derive(Default)]
+struct Blocks {
+    mu: Vec<f64>,
+    inv_sigma: Vec<f64>,
+    coef: Vec<f64>,
+}
+
+impl Blocks {
+    /// The summed densities of block `b` at `x`.
+    fn density(&self, b: usize, x: f64) -> f64 {
+        let range = b * TERM_BLOCK..(b + 1) * TERM_BLOCK;
+        let (mu, inv_sigma, coef) =
+            (&self.mu[range.clone()], &self.inv_sigma[range.clone()], &self.coef[range]);
+        let mut each = [0.0; TERM_BLOCK];
+        for j in 0..TERM_BLOCK {
+            let z = (x - mu[j]) * inv_sigma[j];
+            each[j] = coef[j] * exp_nonpositive(-0.5 * z * z);
         }
-        self.coef * (-0.5 * z * z).exp()
+        each.iter().sum()
     }
 }
 
@@ -212,17 +232,18 @@ impl Term {
 ///
 /// Evaluating `g` over every observation for each of 24 draws per hyperparameter is the whole
 /// cost of a proposal at thousands of trials (it cost the 256-worker benchmark a third of its
-/// busy time), so the density keeps its components sorted by mean in blocks and skips the blocks
-/// farther than [`TERM_REACH`] of their widest component's `σ` from the point (and, within a
-/// block, the components farther than that of their own `σ`).
+/// busy time), so the density keeps its components sorted by mean in blocks, skips the blocks
+/// farther than [`TERM_REACH`] of their widest component's `σ` from the point, and evaluates a
+/// block's components in one vectorized pass (the GP kernel's branch-free `exp_nonpositive`,
+/// where a libm call per component would keep the loop scalar).
 struct Parzen {
     /// Means, widths and normalized weights in the order of the values, for sampling.
     mus: Vec<f64>,
     sigmas: Vec<f64>,
     weights: Vec<f64>,
     /// The components but the prior, sorted by mean.
-    terms: Vec<Term>,
-    /// Per block of [`TERM_BLOCK`] sorted terms: the lowest and highest point it can reach.
+    blocks: Blocks,
+    /// Per block of [`TERM_BLOCK`] sorted components: the lowest and highest point it reaches.
     reach: Vec<(f64, f64)>,
     prior: Term,
 }
@@ -260,8 +281,16 @@ impl Parzen {
                 (block[0].mu - widest, block[block.len() - 1].mu + widest)
             })
             .collect();
+        let padding = Term { mu: 0.5, sigma: 1.0, coef: 0.0 };
+        let padded = terms.len().next_multiple_of(TERM_BLOCK);
+        let mut blocks = Blocks::default();
+        for t in terms.iter().chain(std::iter::repeat(&padding)).take(padded) {
+            blocks.mu.push(t.mu);
+            blocks.inv_sigma.push(1.0 / t.sigma);
+            blocks.coef.push(t.coef);
+        }
         let prior = term(m - 1);
-        Parzen { mus, sigmas, weights: ws, terms, reach, prior }
+        Parzen { mus, sigmas, weights: ws, blocks, reach, prior }
     }
 
     fn sample(&self, rng: &mut ChaCha8Rng) -> f64 {
@@ -278,9 +307,9 @@ impl Parzen {
 
     fn ln_pdf(&self, x: f64) -> f64 {
         let mut p = self.prior.density(x);
-        for (block, &(low, high)) in self.terms.chunks(TERM_BLOCK).zip(&self.reach) {
+        for (b, &(low, high)) in self.reach.iter().enumerate() {
             if (low..=high).contains(&x) {
-                p += block.iter().map(|t| t.density(x)).sum::<f64>();
+                p += self.blocks.density(b, x);
             }
         }
         p.max(1e-300).ln()

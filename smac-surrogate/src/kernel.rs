@@ -22,7 +22,7 @@ const SQRT5: f64 = 2.236_067_977_499_79;
 /// `x = k ln 2 + r`, degree-12 Taylor polynomial (Estrin's scheme) on `|r| ≤ ln 2 / 2`, exponent bits for `2ᵏ`)
 /// is several times faster and vectorizable.
 #[inline(always)]
-pub(crate) fn exp_nonpositive(x: f64) -> f64 {
+pub fn exp_nonpositive(x: f64) -> f64 {
     const LOG2E: f64 = std::f64::consts::LOG2_E;
     // ln 2 split as in fdlibm: LN2_HI has trailing zero bits, so k · LN2_HI is exact.
     const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);

@@ -39,6 +39,7 @@ mod tree;
 pub use fanova::{FanovaResult, Importance};
 pub use forest::{RandomForest, RandomForestConfig, Splitter};
 pub use gp::{FitKind, GaussianProcess, GaussianProcessConfig, RefitSchedule};
+pub use kernel::exp_nonpositive;
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
