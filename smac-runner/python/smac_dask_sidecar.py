@@ -331,14 +331,17 @@ class Executor:
             (n,) = struct.unpack(">I", head[:4])
             value = head[4:] + self.read(n - (len(head) - 4), deadline)
         except TimeoutError:
+            # stderr before the kill: the reaper thread closes the file once the process is gone.
+            tail = self.stderr()[-STDERR_TAIL:]
             self.kill()
-            return {"kind": "timeout", "stderr": self.stderr()[-STDERR_TAIL:]}
+            return {"kind": "timeout", "stderr": tail}
         except EOFError:
             try:
                 code = self.proc.wait(timeout=10)
             except Exception:
+                tail = self.stderr()[-STDERR_TAIL:]
                 self.kill()
-                code = self.proc.returncode
+                return {"kind": "exit", "returncode": self.proc.returncode, "stderr": tail}
             return {"kind": "exit", "returncode": code, "stderr": self.stderr()[-STDERR_TAIL:]}
         self.stderr()
         self.last = time.monotonic()
@@ -347,6 +350,8 @@ class Executor:
     def stderr(self):
         """Forwards what the executor wrote to stderr since the last call to this worker's log,
         and returns it. ``pread`` leaves the offset the child shares with us untouched."""
+        if self.err.closed:
+            return ""  # reaped after a kill: what it wrote was read before the kill
         fd = self.err.fileno()
         size = os.fstat(fd).st_size
         if size <= self.err_pos:
