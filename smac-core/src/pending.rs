@@ -290,11 +290,13 @@ impl VarianceCollapse {
         if vectors.len() < 2 * PARALLEL_VECTORS {
             return self.apply_range(vectors, variances);
         }
-        let range = vectors.len().div_ceil(rayon::current_num_threads().max(1)).max(PARALLEL_VECTORS);
-        vectors
-            .par_chunks(range)
-            .zip(variances.par_chunks_mut(range))
-            .for_each(|(x, v)| self.apply_range(x, v));
+        smac_surrogate::parallel::install(|| {
+            let range = vectors.len().div_ceil(rayon::current_num_threads().max(1)).max(PARALLEL_VECTORS);
+            vectors
+                .par_chunks(range)
+                .zip(variances.par_chunks_mut(range))
+                .for_each(|(x, v)| self.apply_range(x, v));
+        });
     }
 
     fn apply_range(&self, vectors: &[Vec<f64>], variances: &mut [f64]) {

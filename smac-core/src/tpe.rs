@@ -139,7 +139,7 @@ impl Tpe {
         let best =
             |((l, g), xs): (&(Density, Density), &Vec<f64>)| best_of(xs, |x| l.ln_pdf(x) - g.ln_pdf(x));
         let vector: Vec<f64> = if self.n_observations >= PARALLEL_OBSERVATIONS {
-            self.dims.par_iter().zip(&draws).map(best).collect()
+            smac_surrogate::parallel::install(|| self.dims.par_iter().zip(&draws).map(best).collect())
         } else {
             self.dims.iter().zip(&draws).map(best).collect()
         };

@@ -41,7 +41,8 @@
 //!
 //! # Both cores
 //! Trees are grown in parallel, and large predictions are split into row ranges over threads
-//! (rayon's pool: as many threads as cores, `RAYON_NUM_THREADS` to change it). Each tree draws
+//! (one rayon pool per process, [`crate::parallel`]: as many threads as cores,
+//! `RAYON_NUM_THREADS` to change it). Each tree draws
 //! from its own seeded stream and each row's prediction depends only on that row, so the
 //! results are bit-identical to a sequential run whatever the number of threads. Small
 //! inputs stay on the calling thread, where handing work to the pool would cost more than it
@@ -244,7 +245,9 @@ impl Surrogate for RandomForest {
         };
         let buffers = || (Workspace::default(), vec![0u32; n]);
         let trees: Vec<Tree> = if n >= PARALLEL_FIT_ROWS {
-            (0..self.config.n_trees).into_par_iter().map_init(buffers, grow).collect()
+            crate::parallel::install(|| {
+                (0..self.config.n_trees).into_par_iter().map_init(buffers, grow).collect()
+            })
         } else {
             let mut own = buffers();
             (0..self.config.n_trees).map(|t| grow(&mut own, t)).collect()
@@ -267,13 +270,15 @@ impl Surrogate for RandomForest {
         if n < 2 * PARALLEL_ROWS {
             self.predict_rows(&x, 0, means, vars)?;
         } else {
-            let threads = rayon::current_num_threads().max(1);
-            let range = n.div_ceil(threads).max(PARALLEL_ROWS).next_multiple_of(PREDICT_BLOCK);
-            means
-                .par_chunks_mut(range)
-                .zip(vars.par_chunks_mut(range))
-                .enumerate()
-                .try_for_each(|(k, (m, v))| self.predict_rows(&x, k * range, m, v))?;
+            crate::parallel::install(|| {
+                let threads = rayon::current_num_threads().max(1);
+                let range = n.div_ceil(threads).max(PARALLEL_ROWS).next_multiple_of(PREDICT_BLOCK);
+                means
+                    .par_chunks_mut(range)
+                    .zip(vars.par_chunks_mut(range))
+                    .enumerate()
+                    .try_for_each(|(k, (m, v))| self.predict_rows(&x, k * range, m, v))
+            })?;
         }
         Ok((mean, var))
     }

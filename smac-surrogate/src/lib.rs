@@ -34,6 +34,7 @@ mod kernel;
 mod likelihood;
 mod linalg;
 mod optim;
+pub mod parallel;
 mod tree;
 
 pub use fanova::{FanovaResult, Importance};
