@@ -74,10 +74,16 @@ pub struct ConfigSelector {
     used_from_list: usize,
     data_at_generation: usize,
     batch: usize,
+    /// Proposals the current challenger list serves before new results make it stale: the
+    /// batch expected when it was generated.
+    list_serves: usize,
     interleaved: Interleaved,
     /// The TPE fitted on this many finished trials (`None` inside: too few to fit), kept while
-    /// no result arrives as the generator keeps its model.
+    /// no result arrives, and for a batch, exactly as a challenger list is kept.
     tpe: Option<(usize, Option<Tpe>)>,
+    /// Proposals made from the kept TPE fit, and how many it serves (as for a list).
+    used_from_tpe: usize,
+    tpe_serves: usize,
     /// The loop's callbacks, lent for the duration of an ask (`on_next_configurations_*`).
     observers: Vec<Box<dyn Callback>>,
 }
@@ -105,8 +111,11 @@ impl ConfigSelector {
             used_from_list: 0,
             data_at_generation: usize::MAX,
             batch: 1,
+            list_serves: 1,
             interleaved: Interleaved::Random,
             tpe: None,
+            used_from_tpe: 0,
+            tpe_serves: 1,
             observers: Vec::new(),
         }
     }
@@ -149,8 +158,10 @@ impl ConfigSelector {
     }
 
     /// How many configurations the caller is about to ask for at once (`idle` workers) and how
-    /// many trials are `running`: a challenger list then serves at least `idle` and at least
-    /// `running / RUNNING_PER_LIST_PROPOSAL` proposals before it is regenerated.
+    /// many trials are `running`: a challenger list (and a TPE fit) generated after this call
+    /// serves at least `idle` and at least `running / RUNNING_PER_LIST_PROPOSAL` proposals
+    /// before new results make it stale. Call it before every ask: results of many workers
+    /// arrive in waves, and the idle count when a list is made is what it should serve.
     ///
     /// One fit serves a batch of idle workers (with 256 of them, regenerating every
     /// `retrain_after` made the optimizer, not the trials, the bottleneck). With many trials in
@@ -200,8 +211,7 @@ impl ConfigSelector {
             && runhistory.len() >= self.min_trials
             && rng.random::<f64>() >= self.random_probability;
         if use_model {
-            let stale = self.used_from_list >= self.retrain_after.max(self.batch)
-                && runhistory.len() > self.data_at_generation;
+            let stale = self.used_from_list >= self.list_serves && runhistory.len() > self.data_at_generation;
             if self.challengers.is_empty() || stale {
                 self.regenerate(runhistory, incumbents, rng)?;
             }
@@ -229,17 +239,29 @@ impl ConfigSelector {
         let generator = self.generator.as_mut().expect("checked by caller");
         self.challengers = generator.challengers(runhistory, incumbents, rng)?.into();
         self.used_from_list = 0;
+        self.list_serves = self.retrain_after.max(self.batch);
         self.data_at_generation = runhistory.len();
         Ok(())
     }
 
     /// A TPE proposal not yet in the run history; `None` with fewer than two finished trials,
     /// or when the proposal is known or forbidden (the caller then draws a random one).
+    ///
+    /// The fit is renewed under the challenger list's rule: once new results exist and it has
+    /// served `retrain_after` proposals and the expected batch (one proposal per fit in a
+    /// sequential run; with 256 running trials one fit per 8 proposals, where refitting on
+    /// thousands of observations for every arrival kept workers waiting).
     fn tpe(&mut self, runhistory: &RunHistory, rng: &mut ChaCha8Rng) -> Option<Configuration> {
-        if self.tpe.as_ref().is_none_or(|(fitted_on, _)| *fitted_on != runhistory.len()) {
+        let stale = |(fitted_on, _): &(usize, Option<Tpe>)| {
+            *fitted_on != runhistory.len() && self.used_from_tpe >= self.tpe_serves
+        };
+        if self.tpe.as_ref().is_none_or(stale) {
             let fit = Tpe::fit(&self.space, &observations(runhistory));
             self.tpe = Some((runhistory.len(), fit));
+            self.used_from_tpe = 0;
+            self.tpe_serves = self.retrain_after.max(self.batch);
         }
+        self.used_from_tpe += 1;
         let proposal = self.tpe.as_ref().and_then(|(_, tpe)| tpe.as_ref())?.propose(&self.space, rng)?;
         runhistory.config_id(&proposal).is_none().then(|| proposal.with_origin(TPE_ORIGIN))
     }
@@ -305,5 +327,69 @@ mod tests {
         assert_eq!(fits_for_16_proposals(0), 15, "retrain_after(1): a fit per new result");
         assert_eq!(fits_for_16_proposals(63), 15, "fewer than 64 running: still a fit per result");
         assert_eq!(fits_for_16_proposals(256), 2, "256 running: one fit serves 8 proposals");
+    }
+
+    #[test]
+    fn a_list_serves_the_batch_that_was_expected_when_it_was_made() {
+        let mut cs = ConfigSpace::new("s");
+        cs.add_all([Hyperparameter::float("x", 0.0, 1.0)]).unwrap();
+        let space = Arc::new(cs);
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut selector = ConfigSelector::new(space.clone(), Vec::new())
+            .with_generator(Box::new(Counting(space.clone(), calls.clone())), 0.0)
+            .retrain_after(1);
+        let (mut rh, mut rng) = (RunHistory::new(1), ChaCha8Rng::seed_from_u64(0));
+        let mut ask_and_tell = |selector: &mut ConfigSelector, idle: usize| {
+            selector.expect_batch(idle, 0);
+            let c = selector.next(&rh, &[], &mut rng).unwrap().unwrap();
+            rh.add(&TrialInfo::new(c, Some(0)), TrialValue::success(vec![0.5], unix_now()));
+            calls.load(std::sync::atomic::Ordering::SeqCst)
+        };
+        ask_and_tell(&mut selector, 1); // random: nothing to learn from yet
+        assert_eq!(ask_and_tell(&mut selector, 1), 1, "a list for one proposal");
+        // A wave of results leaves 100 workers idle: the list made for one is stale, and the
+        // next one serves the whole wave.
+        assert_eq!(ask_and_tell(&mut selector, 100), 2, "regenerated for the wave");
+        let fits: Vec<usize> = (1..100).map(|k| ask_and_tell(&mut selector, 100 - k)).collect();
+        assert!(fits.iter().all(|&f| f == 2), "one fit serves the wave of 100: {fits:?}");
+        assert_eq!(ask_and_tell(&mut selector, 1), 3, "a new fit after the wave");
+    }
+
+    /// The proposal after one more result, with `running` trials in flight, and the proposals
+    /// fits on the older and on the newer observations make from the same random state.
+    fn tpe_after_a_result(running: usize) -> (Configuration, Configuration, Configuration) {
+        let mut cs = ConfigSpace::new("s");
+        cs.add_all([Hyperparameter::float("x", 0.0, 1.0), Hyperparameter::float("y", 0.0, 1.0)]).unwrap();
+        let space = Arc::new(cs);
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut selector = ConfigSelector::new(space.clone(), Vec::new())
+            .with_generator(Box::new(Counting(space.clone(), calls)), 1.0)
+            .interleaved(Interleaved::Tpe)
+            .retrain_after(1);
+        let (mut rh, mut rng) = (RunHistory::new(1), ChaCha8Rng::seed_from_u64(3));
+        for c in space.sample(10, &mut rng).unwrap() {
+            let cost = c.vector().iter().map(|v| (v - 0.3).powi(2)).sum::<f64>();
+            rh.add(&TrialInfo::new(c, Some(0)), TrialValue::success(vec![cost], unix_now()));
+        }
+        selector.expect_batch(1, running);
+        let first = selector.next(&rh, &[], &mut rng).unwrap().unwrap();
+        let older = observations(&rh);
+        rh.add(&TrialInfo::new(first, Some(0)), TrialValue::success(vec![0.0], unix_now()));
+        let (mut on_older, mut on_newer) = (rng.clone(), rng.clone());
+        let next = selector.next(&rh, &[], &mut rng).unwrap().unwrap();
+        let from = |obs: &[(Vec<f64>, f64)], rng: &mut ChaCha8Rng| {
+            Tpe::fit(&space, obs).unwrap().propose(&space, rng).unwrap()
+        };
+        (next, from(&older, &mut on_older), from(&observations(&rh), &mut on_newer))
+    }
+
+    #[test]
+    fn a_tpe_fit_serves_a_batch_as_a_challenger_list_does() {
+        // `random_probability` 1.0: every post-design proposal is TPE's.
+        let (next, older, newer) = tpe_after_a_result(0);
+        assert_ne!(older.vector(), newer.vector(), "the new result changes the proposal");
+        assert_eq!(next.vector(), newer.vector(), "sequential: refitted on the new result");
+        let (next, older, _) = tpe_after_a_result(256);
+        assert_eq!(next.vector(), older.vector(), "256 running: the fit serves 8 proposals");
     }
 }

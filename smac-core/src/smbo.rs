@@ -251,10 +251,11 @@ impl<R: Runner> Smbo<R> {
 
     fn run_loop(&mut self) -> Result<(), SmacError> {
         loop {
-            self.selector.expect_batch(self.runner.count_available_workers(), self.runhistory.n_running());
             while self.may_submit()
                 && (self.runner.count_available_workers() > 0 || !self.runner.is_running())
             {
+                self.selector
+                    .expect_batch(self.runner.count_available_workers(), self.runhistory.n_running());
                 let trial = match self.ask() {
                     Ok(t) => t,
                     // Running trials decide what comes next (a race, a bracket): wait for one.
