@@ -88,9 +88,9 @@ pub struct ConfigSelector {
     observers: Vec<Box<dyn Callback>>,
 }
 
-/// Running trials per proposal a challenger list serves at least (see
-/// [`ConfigSelector::expect_batch`]); below this many running trials the list is regenerated
-/// after `retrain_after` proposals as usual.
+/// Running trials per proposal a challenger list serves at least, and the idle workers from
+/// which one list serves them all (see [`ConfigSelector::expect_batch`]); below this many the
+/// list is regenerated after `retrain_after` proposals as usual.
 pub const RUNNING_PER_LIST_PROPOSAL: usize = 32;
 
 /// Random draws tried before giving up on finding an unseen configuration (tiny spaces).
@@ -157,19 +157,23 @@ impl ConfigSelector {
         self
     }
 
-    /// How many configurations the caller is about to ask for at once (`idle` workers) and how
-    /// many trials are `running`: a challenger list (and a TPE fit) generated after this call
-    /// serves at least `idle` and at least `running / RUNNING_PER_LIST_PROPOSAL` proposals
-    /// before new results make it stale. Call it before every ask: results of many workers
-    /// arrive in waves, and the idle count when a list is made is what it should serve.
+    /// How many workers are `idle` and how many trials are `running` before an ask: a
+    /// challenger list (and a TPE fit) generated after this call serves at least
+    /// `running / RUNNING_PER_LIST_PROPOSAL` proposals, and all `idle` ones when at least
+    /// [`RUNNING_PER_LIST_PROPOSAL`] workers are idle, before new results make it stale. Call it
+    /// before every ask: results of many workers arrive in waves, and the idle count when a list
+    /// is made is what it should serve.
     ///
-    /// One fit serves a batch of idle workers (with 256 of them, regenerating every
-    /// `retrain_after` made the optimizer, not the trials, the bottleneck). With many trials in
-    /// flight a proposal already goes without their outcomes, so one more result changes
-    /// little, while refitting for every result of hundreds of workers costs them busy time:
-    /// with 256 running trials a list serves 8 proposals, SMAC3's `retrain_after`.
+    /// With hundreds of workers a refit per result made the optimizer, not the trials, the
+    /// bottleneck: a wave of 256 results cost some 32 fits. With a few idle workers a fresh fit
+    /// per proposal is worth its few milliseconds: serving even 2–8 idle workers from one list
+    /// cost regret in the 8- and 32-worker runs (docs/benchmarks.md, "Parallel runs against
+    /// sequential ones"). With many trials in flight a proposal already goes without their
+    /// outcomes, so one more result changes little: with 256 running trials a list serves 8
+    /// proposals, SMAC3's `retrain_after`.
     pub fn expect_batch(&mut self, idle: usize, running: usize) {
-        self.batch = idle.max(running / RUNNING_PER_LIST_PROPOSAL).max(1);
+        let wave = if idle >= RUNNING_PER_LIST_PROPOSAL { idle } else { 1 };
+        self.batch = wave.max(running / RUNNING_PER_LIST_PROPOSAL).max(1);
     }
 
     /// Design configurations not yet handed out.
@@ -347,12 +351,14 @@ mod tests {
         };
         ask_and_tell(&mut selector, 1); // random: nothing to learn from yet
         assert_eq!(ask_and_tell(&mut selector, 1), 1, "a list for one proposal");
+        assert_eq!(ask_and_tell(&mut selector, 8), 2, "8 idle workers: a fit per new result");
+        assert_eq!(ask_and_tell(&mut selector, 7), 3, "8 idle workers: a fit per new result");
         // A wave of results leaves 100 workers idle: the list made for one is stale, and the
         // next one serves the whole wave.
-        assert_eq!(ask_and_tell(&mut selector, 100), 2, "regenerated for the wave");
+        assert_eq!(ask_and_tell(&mut selector, 100), 4, "regenerated for the wave");
         let fits: Vec<usize> = (1..100).map(|k| ask_and_tell(&mut selector, 100 - k)).collect();
-        assert!(fits.iter().all(|&f| f == 2), "one fit serves the wave of 100: {fits:?}");
-        assert_eq!(ask_and_tell(&mut selector, 1), 3, "a new fit after the wave");
+        assert!(fits.iter().all(|&f| f == 4), "one fit serves the wave of 100: {fits:?}");
+        assert_eq!(ask_and_tell(&mut selector, 1), 5, "a new fit after the wave");
     }
 
     /// The proposal after one more result, with `running` trials in flight, and the proposals
