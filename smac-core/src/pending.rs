@@ -291,7 +291,7 @@ impl VarianceCollapse {
             return self.apply_range(vectors, variances);
         }
         smac_surrogate::parallel::install(|| {
-            let range = vectors.len().div_ceil(rayon::current_num_threads().max(1)).max(PARALLEL_VECTORS);
+            let range = smac_surrogate::parallel::range_len(vectors.len(), PARALLEL_VECTORS);
             vectors
                 .par_chunks(range)
                 .zip(variances.par_chunks_mut(range))

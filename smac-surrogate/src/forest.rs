@@ -271,8 +271,7 @@ impl Surrogate for RandomForest {
             self.predict_rows(&x, 0, means, vars)?;
         } else {
             crate::parallel::install(|| {
-                let threads = rayon::current_num_threads().max(1);
-                let range = n.div_ceil(threads).max(PARALLEL_ROWS).next_multiple_of(PREDICT_BLOCK);
+                let range = crate::parallel::range_len(n, PARALLEL_ROWS).next_multiple_of(PREDICT_BLOCK);
                 means
                     .par_chunks_mut(range)
                     .zip(vars.par_chunks_mut(range))

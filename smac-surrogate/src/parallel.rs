@@ -25,6 +25,13 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     }
 }
 
+/// The length of each range when `n` items are split among the current pool's threads, one
+/// range per thread but no shorter than `min` (short ranges cost more to hand out than they
+/// save). Call it inside [`install`], where the current pool is this process's.
+pub fn range_len(n: usize, min: usize) -> usize {
+    n.div_ceil(rayon::current_num_threads().max(1)).max(min)
+}
+
 /// The pool of this process, built on first use; `None` when no thread can be started (the
 /// work then runs on the calling thread).
 fn pool() -> Option<&'static rayon::ThreadPool> {
