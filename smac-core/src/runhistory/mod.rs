@@ -70,8 +70,9 @@ pub struct RunHistory {
     /// Observed (min, max) of successful costs per objective, for normalization.
     bounds: Vec<(f64, f64)>,
     submitted: usize,
-    /// `data` rendered as `runhistory.json` rows, filled in lazily when the file is written.
-    rows: persist::RowCache,
+    /// `data` and its configurations as `runhistory.json` renders them, filled in lazily when
+    /// the file is written.
+    rendered: persist::RenderCache,
 }
 
 impl RunHistory {
@@ -87,7 +88,7 @@ impl RunHistory {
             aggregates: Vec::new(),
             bounds: vec![(f64::INFINITY, f64::NEG_INFINITY); n_objectives],
             submitted: 0,
-            rows: persist::RowCache::default(),
+            rendered: persist::RenderCache::default(),
         }
     }
 
@@ -178,7 +179,7 @@ impl RunHistory {
             for (s, c) in agg.sum.iter_mut().zip(&value.cost) {
                 *s += c;
             }
-            self.rows.invalidate(old);
+            self.rendered.invalidate(old);
             self.data[old].1 = value;
         } else {
             agg.n += 1;

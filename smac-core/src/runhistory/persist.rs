@@ -69,18 +69,18 @@ struct Rendered {
 
 /// What earlier saves rendered, reused by the next (see [`Rendered`]).
 #[derive(Debug, Default)]
-pub(super) struct RowCache(Mutex<Rendered>);
+pub(super) struct RenderCache(Mutex<Rendered>);
 
-impl Clone for RowCache {
+impl Clone for RenderCache {
     fn clone(&self) -> Self {
-        RowCache(Mutex::new(self.0.lock().expect("row cache lock").clone()))
+        RenderCache(Mutex::new(self.0.lock().expect("render cache lock").clone()))
     }
 }
 
-impl RowCache {
+impl RenderCache {
     /// Forgets the rendering of a replaced row.
     pub(super) fn invalidate(&self, i: usize) {
-        if let Some(slot) = self.0.lock().expect("row cache lock").rows.get_mut(i) {
+        if let Some(slot) = self.0.lock().expect("render cache lock").rows.get_mut(i) {
             *slot = None;
         }
     }
@@ -112,7 +112,7 @@ fn render_row(id: ConfigId, trial: &TrialInfo, v: &TrialValue) -> String {
 impl RunHistory {
     /// Renders the whole history as `runhistory.json` text.
     pub fn to_json(&self) -> String {
-        let mut cache = self.rows.0.lock().expect("row cache lock");
+        let mut cache = self.rendered.0.lock().expect("render cache lock");
         let Rendered { rows, configs } = &mut *cache;
         rows.resize(self.data.len(), None);
         for (slot, (key, value)) in rows.iter_mut().zip(&self.data) {
