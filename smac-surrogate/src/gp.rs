@@ -44,8 +44,8 @@
 //! each load of the cross-covariances serves several rows. The last points of a block go
 //! through 16- and 8-point kernels: a local-search step of a six-dimensional space scores 24
 //! points per running search, which a 32-wide kernel would pad by a third. Large calls are
-//! split over up to `predict_threads` threads (each point's arithmetic is unchanged); a split
-//! pays off for a few hundred points (the local searches of one maximization scored together),
+//! split over up to `predict_threads` threads of the model's pool (each point's arithmetic is
+//! unchanged); a split pays off for a few hundred points (the local searches of one maximization scored together),
 //! not for one search's 24 (`gp_fit` on 2026-12-07, idle machine: 10,000 points at n = 1,000
 //! in 480 ms with one thread, 279 ms with two; in calls of 24, 477 and 379 ms).
 //!
@@ -70,6 +70,7 @@
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::gp_variance::block_sq;
@@ -722,25 +723,15 @@ impl Surrogate for GaussianProcess {
             return Ok((mean, var));
         }
         // Whole micro-kernel widths per thread (so even the few dozen neighbours of a local
-        // search step are split); each point's result is independent of the split.
+        // search step are split); each point's result is independent of the split. The ranges
+        // run on the model's pool (`crate::parallel`), whose threads live on between calls
+        // with their scratch buffers, rather than on threads spawned per call.
         let chunk = m.div_ceil(threads).div_ceil(MIN_LANES) * MIN_LANES;
-        // The calling thread takes the first chunk: one spawn fewer, and its scratch buffers
-        // persist between calls.
-        let (m0, m_rest) = ms.split_at_mut(chunk.min(m));
-        let (v0, v_rest) = vs.split_at_mut(chunk.min(m));
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = m_rest
-                .chunks_mut(chunk)
-                .zip(v_rest.chunks_mut(chunk))
+        crate::parallel::install(|| {
+            ms.par_chunks_mut(chunk)
+                .zip(vs.par_chunks_mut(chunk))
                 .enumerate()
-                .map(|(t, (mc, vc))| {
-                    let x = &x;
-                    scope.spawn(move || self.predict_rows(model, x, (t + 1) * chunk, mc, vc))
-                })
-                .collect();
-            let first = self.predict_rows(model, &x, 0, m0, v0);
-            handles.into_iter().try_for_each(|h| h.join().expect("prediction thread panicked"))?;
-            first
+                .try_for_each(|(t, (mc, vc))| self.predict_rows(model, &x, t * chunk, mc, vc))
         })?;
         Ok((mean, var))
     }
