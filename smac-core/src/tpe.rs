@@ -198,13 +198,6 @@ struct Term {
     coef: f64,
 }
 
-impl Term {
-    fn density(&self, x: f64) -> f64 {
-        let z = (x - self.mu) / self.sigma;
-        self.coef * exp_nonpositive(-0.5 * z * z)
-    }
-}
-
 /// Components in structure-of-arrays form, padded with zero-weight ones to whole blocks.
 #[derive(Default)]
 struct Blocks {
@@ -214,6 +207,19 @@ struct Blocks {
 }
 
 impl Blocks {
+    /// `terms` in this form, in their order.
+    fn new(terms: &[Term]) -> Self {
+        let padding = Term { mu: 0.5, sigma: 1.0, coef: 0.0 };
+        let padded = terms.len().next_multiple_of(TERM_BLOCK);
+        let mut blocks = Blocks::default();
+        for t in terms.iter().chain(std::iter::repeat(&padding)).take(padded) {
+            blocks.mu.push(t.mu);
+            blocks.inv_sigma.push(1.0 / t.sigma);
+            blocks.coef.push(t.coef);
+        }
+        blocks
+    }
+
     /// The summed densities of block `b` at `x`.
     fn density(&self, b: usize, x: f64) -> f64 {
         let range = b * TERM_BLOCK..(b + 1) * TERM_BLOCK;
@@ -245,7 +251,8 @@ struct Parzen {
     blocks: Blocks,
     /// Per block of [`TERM_BLOCK`] sorted components: the lowest and highest point it reaches.
     reach: Vec<(f64, f64)>,
-    prior: Term,
+    /// The prior `N(0.5, 1)`, as one block.
+    prior: Blocks,
 }
 
 impl Parzen {
@@ -281,15 +288,10 @@ impl Parzen {
                 (block[0].mu - widest, block[block.len() - 1].mu + widest)
             })
             .collect();
-        let padding = Term { mu: 0.5, sigma: 1.0, coef: 0.0 };
-        let padded = terms.len().next_multiple_of(TERM_BLOCK);
-        let mut blocks = Blocks::default();
-        for t in terms.iter().chain(std::iter::repeat(&padding)).take(padded) {
-            blocks.mu.push(t.mu);
-            blocks.inv_sigma.push(1.0 / t.sigma);
-            blocks.coef.push(t.coef);
-        }
-        let prior = term(m - 1);
+        let blocks = Blocks::new(&terms);
+        // The prior's `σ` is 1, so `(x − μ)·(1/σ)` is `(x − μ)/σ` to the bit: one formula serves
+        // both, as a block of one component (the zero-weight padding adds exact zeros).
+        let prior = Blocks::new(&[term(m - 1)]);
         Parzen { mus, sigmas, weights: ws, blocks, reach, prior }
     }
 
@@ -306,7 +308,7 @@ impl Parzen {
     }
 
     fn ln_pdf(&self, x: f64) -> f64 {
-        let mut p = self.prior.density(x);
+        let mut p = self.prior.density(0, x);
         for (b, &(low, high)) in self.reach.iter().enumerate() {
             if (low..=high).contains(&x) {
                 p += self.blocks.density(b, x);
