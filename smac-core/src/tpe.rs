@@ -59,7 +59,7 @@ pub struct Tpe {
 }
 
 enum Density {
-    Numeric(Parzen),
+    Numeric(Box<Parzen>),
     Categorical(Categorical),
 }
 
@@ -118,9 +118,10 @@ impl Tpe {
                         Density::Categorical(Categorical::new(k, &l_x, &l_w)),
                         Density::Categorical(Categorical::new(k, &g_x, &g_w)),
                     ),
-                    ColumnType::Continuous => {
-                        (Density::Numeric(Parzen::new(&l_x, &l_w)), Density::Numeric(Parzen::new(&g_x, &g_w)))
-                    }
+                    ColumnType::Continuous => (
+                        Density::Numeric(Box::new(Parzen::new(&l_x, &l_w))),
+                        Density::Numeric(Box::new(Parzen::new(&g_x, &g_w))),
+                    ),
                 }
             })
             .collect();
