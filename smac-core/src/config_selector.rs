@@ -71,19 +71,13 @@ pub struct ConfigSelector {
     retrain_after: usize,
     min_trials: usize,
     challengers: VecDeque<Configuration>,
-    used_from_list: usize,
-    data_at_generation: usize,
+    /// How long the current challenger list serves.
+    list_use: FitUse,
     batch: usize,
-    /// Proposals the current challenger list serves before new results make it stale: the
-    /// batch expected when it was generated.
-    list_serves: usize,
     interleaved: Interleaved,
-    /// The TPE fitted on this many finished trials (`None` inside: too few to fit), kept while
-    /// no result arrives, and for a batch, exactly as a challenger list is kept.
-    tpe: Option<(usize, Option<Tpe>)>,
-    /// Proposals made from the kept TPE fit, and how many it serves (as for a list).
-    used_from_tpe: usize,
-    tpe_serves: usize,
+    /// The kept TPE fit (`None` inside: too few finished trials to fit) and how long it serves,
+    /// by the challenger list's rule.
+    tpe: Option<(FitUse, Option<Tpe>)>,
     /// The loop's callbacks, lent for the duration of an ask (`on_next_configurations_*`).
     observers: Vec<Box<dyn Callback>>,
 }
@@ -92,6 +86,24 @@ pub struct ConfigSelector {
 /// which one list serves them all (see [`ConfigSelector::expect_batch`]); below this many the
 /// list is regenerated after `retrain_after` proposals as usual.
 pub const RUNNING_PER_LIST_PROPOSAL: usize = 32;
+
+/// How long one fit (a challenger list, a TPE fit) serves: until new results exist and it has
+/// served the batch expected when it was made.
+#[derive(Clone, Copy, Default)]
+struct FitUse {
+    /// Finished trials the fit was made on.
+    results: usize,
+    /// Proposals it serves at least.
+    serves: usize,
+    /// Proposals it has served.
+    served: usize,
+}
+
+impl FitUse {
+    fn stale(&self, results: usize) -> bool {
+        self.served >= self.serves && results > self.results
+    }
+}
 
 /// Random draws tried before giving up on finding an unseen configuration (tiny spaces).
 const MAX_RANDOM_TRIES: usize = 1_000;
@@ -108,14 +120,10 @@ impl ConfigSelector {
             retrain_after: 8,
             min_trials: 1,
             challengers: VecDeque::new(),
-            used_from_list: 0,
-            data_at_generation: usize::MAX,
+            list_use: FitUse::default(),
             batch: 1,
-            list_serves: 1,
             interleaved: Interleaved::Random,
             tpe: None,
-            used_from_tpe: 0,
-            tpe_serves: 1,
             observers: Vec::new(),
         }
     }
@@ -215,13 +223,12 @@ impl ConfigSelector {
             && runhistory.len() >= self.min_trials
             && rng.random::<f64>() >= self.random_probability;
         if use_model {
-            let stale = self.used_from_list >= self.list_serves && runhistory.len() > self.data_at_generation;
-            if self.challengers.is_empty() || stale {
+            if self.challengers.is_empty() || self.list_use.stale(runhistory.len()) {
                 self.regenerate(runhistory, incumbents, rng)?;
             }
             while let Some(c) = self.challengers.pop_front() {
                 if runhistory.config_id(&c).is_none() {
-                    self.used_from_list += 1;
+                    self.list_use.served += 1;
                     return Ok(Some(c));
                 }
             }
@@ -242,10 +249,14 @@ impl ConfigSelector {
     ) -> Result<(), SmacError> {
         let generator = self.generator.as_mut().expect("checked by caller");
         self.challengers = generator.challengers(runhistory, incumbents, rng)?.into();
-        self.used_from_list = 0;
-        self.list_serves = self.retrain_after.max(self.batch);
-        self.data_at_generation = runhistory.len();
+        self.list_use = self.new_fit_use(runhistory);
         Ok(())
+    }
+
+    /// How long a fit made now on `runhistory` serves: `retrain_after` proposals and the
+    /// expected batch.
+    fn new_fit_use(&self, runhistory: &RunHistory) -> FitUse {
+        FitUse { results: runhistory.len(), serves: self.retrain_after.max(self.batch), served: 0 }
     }
 
     /// A TPE proposal not yet in the run history; `None` with fewer than two finished trials,
@@ -256,17 +267,13 @@ impl ConfigSelector {
     /// sequential run; with 256 running trials one fit per 8 proposals, where refitting on
     /// thousands of observations for every arrival kept workers waiting).
     fn tpe(&mut self, runhistory: &RunHistory, rng: &mut ChaCha8Rng) -> Option<Configuration> {
-        let stale = |(fitted_on, _): &(usize, Option<Tpe>)| {
-            *fitted_on != runhistory.len() && self.used_from_tpe >= self.tpe_serves
-        };
-        if self.tpe.as_ref().is_none_or(stale) {
+        if self.tpe.as_ref().is_none_or(|(fit_use, _)| fit_use.stale(runhistory.len())) {
             let fit = Tpe::fit(&self.space, &observations(runhistory));
-            self.tpe = Some((runhistory.len(), fit));
-            self.used_from_tpe = 0;
-            self.tpe_serves = self.retrain_after.max(self.batch);
+            self.tpe = Some((self.new_fit_use(runhistory), fit));
         }
-        self.used_from_tpe += 1;
-        let proposal = self.tpe.as_ref().and_then(|(_, tpe)| tpe.as_ref())?.propose(&self.space, rng)?;
+        let (fit_use, tpe) = self.tpe.as_mut().expect("fitted above");
+        fit_use.served += 1;
+        let proposal = tpe.as_ref()?.propose(&self.space, rng)?;
         runhistory.config_id(&proposal).is_none().then(|| proposal.with_origin(TPE_ORIGIN))
     }
 

@@ -107,8 +107,8 @@ impl SmboBuilder {
     /// again after every new result (`retrain_after(1)`): SMAC3 takes the next seven proposals
     /// from the same sorted challenger list, which saves optimizer time but costs regret on
     /// continuous problems (docs/benchmarks.md, "Refitting after every result"); here a refit and
-    /// search cost a few milliseconds. Many idle workers (32 or more) are still served from one list
-    /// ([`ConfigSelector::expect_batch`]).
+    /// search cost a few milliseconds. Many idle workers (32 or more) are still served from one
+    /// list ([`ConfigSelector::expect_batch`]).
     pub fn hpo(scenario: Scenario) -> Self {
         let rf = RandomForestConfig { seed: scenario.seed, ..RandomForestConfig::hpo() };
         let model = RandomForest::new(rf, feature_types(&scenario));

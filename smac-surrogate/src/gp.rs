@@ -45,9 +45,10 @@
 //! through 16- and 8-point kernels: a local-search step of a six-dimensional space scores 24
 //! points per running search, which a 32-wide kernel would pad by a third. Large calls are
 //! split over up to `predict_threads` threads of the model's pool (each point's arithmetic is
-//! unchanged); a split pays off for a few hundred points (the local searches of one maximization scored together),
-//! not for one search's 24 (`gp_fit` on 2026-12-07, idle machine: 10,000 points at n = 1,000
-//! in 480 ms with one thread, 279 ms with two; in calls of 24, 477 and 379 ms).
+//! unchanged); a split pays off for a few hundred points (the local searches of one
+//! maximization scored together), not for one search's 24 (`gp_fit` on 2026-12-07, idle
+//! machine: 10,000 points at n = 1,000 in 480 ms with one thread, 279 ms with two; in calls of
+//! 24, 477 and 379 ms).
 //!
 //! Measured on the 2-core development machine (shared with other builds, so ±30%), d = 6
 //! (`cargo bench -p smac-surrogate --bench gp_fit`):
